@@ -1,0 +1,52 @@
+package io.longctx.engine;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+
+/**
+ * Attention written with plain NDArray ops: materialises the (T, S) score matrix. The reference that the fused path
+ * is tested against, and the fallback where TorchScript is unavailable.
+ */
+public final class PlainAttention implements Attention {
+    @Override
+    public String name() {
+        return "plain";
+    }
+
+    @Override
+    public NDArray attend(NDArray q, NDArray k, NDArray v, boolean causal) {
+        NDManager manager = q.getManager();
+        long heads = q.getShape().get(1);
+        long t = q.getShape().get(2);
+        long headDim = q.getShape().get(3);
+        NDArray keys = repeatKv(k, heads);                                   // (B, heads, S, hd)
+        NDArray values = repeatKv(v, heads);
+        long s = keys.getShape().get(2);
+        NDArray scale = manager.full(new Shape(), (float) (1.0 / Math.sqrt(headDim)), q.getDataType());
+        NDArray scores = q.matMul(keys.transpose(0, 1, 3, 2)).mul(scale);  // (B, heads, T, S)
+        if (causal) {
+            NDArray queryPos = manager.arange(s - t, s, 1, DataType.INT64).reshape(t, 1);
+            NDArray keyPos = manager.arange(0, s, 1, DataType.INT64).reshape(1, s);
+            NDArray visible = keyPos.lte(queryPos).broadcast(scores.getShape()); // (B, heads, T, S)
+            NDArray negInf = manager.full(scores.getShape(), Float.NEGATIVE_INFINITY, scores.getDataType());
+            scores = NDArrays.where(visible, scores, negInf);
+        }
+        return scores.softmax(3).matMul(values);                           // (B, heads, T, hd)
+    }
+
+    /** (B, kvHeads, S, hd) to (B, heads, S, hd), each kv head repeated heads/kvHeads times in place. */
+    static NDArray repeatKv(NDArray x, long heads) {
+        Shape shape = x.getShape();
+        long kvHeads = shape.get(1);
+        if (kvHeads == heads) {
+            return x;
+        }
+        long rep = heads / kvHeads;
+        return x.expandDims(2)
+                .broadcast(new Shape(shape.get(0), kvHeads, rep, shape.get(2), shape.get(3)))
+                .reshape(shape.get(0), heads, shape.get(2), shape.get(3));
+    }
+}

@@ -1,0 +1,26 @@
+package io.longctx.rope;
+
+import java.util.Map;
+
+/** Position interpolation ({@code linear}): every frequency divided by s. */
+public record LinearScaling(double factor) implements RopeScaling {
+    @Override
+    public String ropeType() {
+        return "linear";
+    }
+
+    @Override
+    public RopeFrequencies frequencies(RopeGeometry geometry, int seqLen) {
+        double[] base = geometry.baseInvFreq();
+        double[] inv = new double[base.length];
+        for (int i = 0; i < inv.length; i++) {
+            inv[i] = (float) (base[i] / factor);
+        }
+        return RopeFrequencies.of(ropeType(), inv, 1.0, base);
+    }
+
+    @Override
+    public Map<String, Object> toHfRopeScaling() {
+        return RopeScaling.hfMap("linear", factor);
+    }
+}
