@@ -123,6 +123,14 @@ public record ModelConfig(
         if (!Files.isRegularFile(file)) {
             throw new LongctxException(file + ": not found (an HF model directory needs config.json)");
         }
+        return read(file);
+    }
+
+    /** Reads a config file. */
+    public static ModelConfig read(Path file) {
+        if (!Files.isRegularFile(file)) {
+            throw new LongctxException(file + ": not found");
+        }
         JsonNode root;
         try {
             root = new ObjectMapper().readTree(file.toFile());

@@ -1,0 +1,135 @@
+package io.longctx.cli;
+
+import ai.djl.ndarray.NDManager;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.longctx.LongctxException;
+import io.longctx.data.TextTokenizer;
+import io.longctx.engine.Attention;
+import io.longctx.engine.PlainAttention;
+import io.longctx.engine.SdpaAttention;
+import io.longctx.model.LlamaModel;
+import io.longctx.model.LlamaWeights;
+import io.longctx.model.ModelConfig;
+import io.longctx.rope.NoScaling;
+import io.longctx.rope.RopeScaling;
+import io.longctx.rope.RopeScalingParser;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/** A model loaded for a command: weights, attention implementation, optional tokenizer, all closed together. */
+final class ModelSession implements AutoCloseable {
+    final Path dir;
+    final NDManager manager;
+    final LlamaWeights weights;
+    final LlamaModel model;
+    final TextTokenizer tokenizer;
+    private final Attention attention;
+
+    private ModelSession(Path dir, NDManager manager, LlamaWeights weights, Attention attention, LlamaModel model,
+            TextTokenizer tokenizer) {
+        this.dir = dir;
+        this.manager = manager;
+        this.weights = weights;
+        this.attention = attention;
+        this.model = model;
+        this.tokenizer = tokenizer;
+    }
+
+    /**
+     * @param ropeOverride a --rope-scaling value, or null to keep the model's own scaling
+     * @param attentionName "sdpa" or "plain"
+     */
+    static ModelSession open(Path dir, String ropeOverride, String attentionName) {
+        ModelConfig config = ModelConfig.load(dir);
+        RopeScaling scaling = ropeOverride == null ? config.ropeScaling() : parseRopeScaling(ropeOverride, config);
+        NDManager manager = NDManager.newBaseManager();
+        Attention attention = null;
+        try {
+            LlamaWeights weights = LlamaWeights.load(dir, config, manager);
+            attention = attention(attentionName);
+            TextTokenizer tokenizer = TextTokenizer.exists(dir) ? TextTokenizer.load(dir) : null;
+            return new ModelSession(dir, manager, weights, attention, new LlamaModel(weights, attention, scaling),
+                    tokenizer);
+        } catch (RuntimeException e) {
+            if (attention instanceof AutoCloseable) {
+                closeQuietly((AutoCloseable) attention);
+            }
+            manager.close();
+            throw e;
+        }
+    }
+
+    static Attention attention(String name) {
+        return switch (name) {
+            case "sdpa" -> SdpaAttention.create();
+            case "plain" -> new PlainAttention();
+            default -> throw new LongctxException("--attention must be sdpa or plain, got '" + name + "'");
+        };
+    }
+
+    /**
+     * A --rope-scaling value: "none", "model" (the config's own), an inline JSON object in HF rope_scaling form,
+     * or a JSON file holding such an object or a whole config.json.
+     */
+    static RopeScaling parseRopeScaling(String value, ModelConfig config) {
+        String trimmed = value.trim();
+        if (trimmed.equals("model")) {
+            return config.ropeScaling();
+        }
+        if (trimmed.equals("none")) {
+            return new NoScaling();
+        }
+        ObjectMapper mapper = new ObjectMapper();
+        JsonNode node;
+        String source;
+        try {
+            if (trimmed.startsWith("{")) {
+                node = mapper.readTree(trimmed);
+                source = "--rope-scaling";
+            } else {
+                Path file = Path.of(trimmed);
+                if (!Files.isRegularFile(file)) {
+                    throw new LongctxException("--rope-scaling: '" + value + "' is neither none, model, a JSON "
+                            + "object nor an existing file");
+                }
+                node = mapper.readTree(file.toFile());
+                source = file.toString();
+                if (node != null && node.has("rope_scaling")) {
+                    node = node.get("rope_scaling");
+                    source += ": rope_scaling";
+                }
+            }
+        } catch (IOException e) {
+            String reason = e instanceof JsonProcessingException json ? json.getOriginalMessage() : e.getMessage();
+            throw new LongctxException("--rope-scaling: not valid JSON (" + reason + ")");
+        }
+        return new RopeScalingParser(source, config.maxPositions(), null).parse(node);
+    }
+
+    private static void closeQuietly(AutoCloseable closeable) {
+        try {
+            closeable.close();
+        } catch (Exception ignored) {
+            // already failing; the first error is the one reported
+        }
+    }
+
+    Integer bosId() {
+        return weights.config().bosTokenId();
+    }
+
+    @Override
+    public void close() {
+        if (tokenizer != null) {
+            tokenizer.close();
+        }
+        if (attention instanceof AutoCloseable closeable) {
+            closeQuietly(closeable);
+        }
+        weights.close();
+        manager.close();
+    }
+}

@@ -1,0 +1,91 @@
+package io.longctx.eval;
+
+import ai.djl.ndarray.NDManager;
+import io.longctx.Progress;
+import io.longctx.model.LlamaModel;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Sliding-window perplexity at a context length (see {@link SlidingWindows}), perplexity = exp(mean NLL over all
+ * scored tokens), plus mean loss by position inside the window. Each window starts with BOS when the model has one.
+ */
+public final class PerplexityEvaluator {
+    /** Position buckets per length in the loss-by-position curve. */
+    public static final int POSITION_BUCKETS = 32;
+
+    private final TokenScorer scorer;
+    private final Integer bosId;
+    private final String label;
+
+    public PerplexityEvaluator(LlamaModel model, NDManager scope, Integer bosId, String label) {
+        this.scorer = new TokenScorer(model, scope);
+        this.bosId = bosId;
+        this.label = label;
+    }
+
+    public LengthResult evaluate(List<int[]> documents, int length, int stride) {
+        int offset = bosId == null ? 0 : 1;
+        int span = length - offset;
+        int firstScorable = 1 - offset;
+        List<int[]> usable = new ArrayList<>();
+        for (int[] doc : documents) {
+            if (doc.length >= span) {
+                usable.add(doc);
+            }
+        }
+        int bucketWidth = Math.max(1, (length + POSITION_BUCKETS - 1) / POSITION_BUCKETS);
+        int buckets = (length + bucketWidth - 1) / bucketWidth;
+        double[] bucketSum = new double[buckets];
+        long[] bucketCount = new long[buckets];
+        long total = 0;
+        for (int[] doc : usable) {
+            total += SlidingWindows.plan(doc.length, span, stride, firstScorable).size()
+                    + SlidingWindows.disjoint(doc.length, span, firstScorable).size();
+        }
+        Progress progress = Progress.toStderr(label + " L=" + length, total, "tok");
+        long done = 0;
+        long tokensSeen = 0;
+        double nllSum = 0;
+        long scored = 0;
+        for (int[] doc : usable) {
+            for (SlidingWindows.Window w : SlidingWindows.plan(doc.length, span, stride, firstScorable)) {
+                double[] nll = scoreWindow(doc, w, offset);
+                for (double v : nll) {
+                    nllSum += v;
+                }
+                scored += nll.length;
+                tokensSeen += w.end() - w.begin() + offset;
+                progress.update(++done, tokensSeen, String.format(java.util.Locale.ROOT, "ppl %.3f",
+                        Math.exp(nllSum / Math.max(1, scored))));
+            }
+            for (SlidingWindows.Window w : SlidingWindows.disjoint(doc.length, span, firstScorable)) {
+                double[] nll = scoreWindow(doc, w, offset);
+                int firstPosition = w.scoreFrom() - w.begin() + offset;
+                for (int i = 0; i < nll.length; i++) {
+                    int bucket = (firstPosition + i) / bucketWidth;
+                    bucketSum[bucket] += nll[i];
+                    bucketCount[bucket]++;
+                }
+                tokensSeen += w.end() - w.begin() + offset;
+                progress.update(++done, tokensSeen, null);
+            }
+        }
+        double[] positionNll = new double[buckets];
+        for (int i = 0; i < buckets; i++) {
+            positionNll[i] = bucketCount[i] == 0 ? Double.NaN : bucketSum[i] / bucketCount[i];
+        }
+        return new LengthResult(length, usable.size(), documents.size() - usable.size(), scored,
+                scored == 0 ? Double.NaN : nllSum / scored, bucketWidth, positionNll);
+    }
+
+    /** NLL of the window's scored targets; the window's input is [BOS] + doc[begin, end). */
+    private double[] scoreWindow(int[] doc, SlidingWindows.Window w, int offset) {
+        int[] tokens = new int[w.end() - w.begin() + offset];
+        if (offset == 1) {
+            tokens[0] = bosId;
+        }
+        System.arraycopy(doc, w.begin(), tokens, offset, w.end() - w.begin());
+        return scorer.nll(tokens, w.scoreFrom() - w.begin() + offset);
+    }
+}
