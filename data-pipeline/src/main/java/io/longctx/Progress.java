@@ -1,8 +1,8 @@
 package io.longctx;
 
-import java.io.PrintStream;
 import java.time.Duration;
 import java.util.Locale;
+import java.util.function.Consumer;
 
 /**
  * A progress line for long work: done/total, throughput and ETA, printed at most every interval so logs of batch jobs
@@ -12,22 +12,23 @@ public final class Progress {
     private final String label;
     private final long total;
     private final String unit;
-    private final PrintStream out;
+    private final Consumer<String> sink;
     private final long intervalNanos;
     private final long startNanos = System.nanoTime();
     private long lastPrint = Long.MIN_VALUE;
     private long units;
 
-    public Progress(String label, long total, String unit, PrintStream out, Duration interval) {
+    public Progress(String label, long total, String unit, Consumer<String> sink, Duration interval) {
         this.label = label;
         this.total = total;
         this.unit = unit;
-        this.out = out;
+        this.sink = sink;
         this.intervalNanos = interval.toNanos();
     }
 
-    public static Progress toStderr(String label, long total, String unit) {
-        return new Progress(label, total, unit, System.err, Duration.ofSeconds(2));
+    /** Progress lines every two seconds to the given sink (a command's error stream). */
+    public static Progress every2s(String label, long total, String unit, Consumer<String> sink) {
+        return new Progress(label, total, unit, sink, Duration.ofSeconds(2));
     }
 
     /** Records progress; prints when the interval has passed, or on the last step. */
@@ -38,8 +39,7 @@ public final class Progress {
             return;
         }
         lastPrint = now;
-        out.println(line(done, now, extra));
-        out.flush();
+        sink.accept(line(done, now, extra));
     }
 
     String line(long done, long now, String extra) {

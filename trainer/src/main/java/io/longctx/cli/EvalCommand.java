@@ -76,7 +76,7 @@ final class EvalCommand implements Callable<Integer> {
                     String label = label(modelDir, scaling);
                     List<int[]> docs = documents(session, files);
                     PerplexityEvaluator evaluator = new PerplexityEvaluator(session.model, session.manager,
-                            session.bosId(), label);
+                            session.bosId(), label, spec.commandLine().getErr()::println);
                     List<LengthResult> results = new ArrayList<>();
                     for (int length : lengths) {
                         results.add(evaluator.evaluate(docs, length, stride));

@@ -5,6 +5,8 @@ import io.longctx.Progress;
 import io.longctx.model.LlamaModel;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
+import java.util.function.Consumer;
 
 /**
  * Sliding-window perplexity at a context length (see {@link SlidingWindows}), perplexity = exp(mean NLL over all
@@ -17,17 +19,22 @@ public final class PerplexityEvaluator {
     private final TokenScorer scorer;
     private final Integer bosId;
     private final String label;
+    private final Consumer<String> progressSink;
 
-    public PerplexityEvaluator(LlamaModel model, NDManager scope, Integer bosId, String label) {
+    public PerplexityEvaluator(LlamaModel model, NDManager scope, Integer bosId, String label,
+            Consumer<String> progressSink) {
         this.scorer = new TokenScorer(model, scope);
         this.bosId = bosId;
         this.label = label;
+        this.progressSink = progressSink;
     }
 
-    public LengthResult evaluate(List<int[]> documents, int length, int stride) {
+    /** Evaluates at one length; a stride longer than the window is shortened to the window. */
+    public LengthResult evaluate(List<int[]> documents, int length, int requestedStride) {
         int offset = bosId == null ? 0 : 1;
         int span = length - offset;
         int firstScorable = 1 - offset;
+        int stride = Math.min(requestedStride, SlidingWindows.maxStride(span, firstScorable));
         List<int[]> usable = new ArrayList<>();
         for (int[] doc : documents) {
             if (doc.length >= span) {
@@ -43,7 +50,7 @@ public final class PerplexityEvaluator {
             total += SlidingWindows.plan(doc.length, span, stride, firstScorable).size()
                     + SlidingWindows.disjoint(doc.length, span, firstScorable).size();
         }
-        Progress progress = Progress.toStderr(label + " L=" + length, total, "tok");
+        Progress progress = Progress.every2s(label + " L=" + length, total, "tok", progressSink);
         long done = 0;
         long tokensSeen = 0;
         double nllSum = 0;
@@ -56,7 +63,7 @@ public final class PerplexityEvaluator {
                 }
                 scored += nll.length;
                 tokensSeen += w.end() - w.begin() + offset;
-                progress.update(++done, tokensSeen, String.format(java.util.Locale.ROOT, "ppl %.3f",
+                progress.update(++done, tokensSeen, String.format(Locale.ROOT, "ppl %.3f",
                         Math.exp(nllSum / Math.max(1, scored))));
             }
             for (SlidingWindows.Window w : SlidingWindows.disjoint(doc.length, span, firstScorable)) {

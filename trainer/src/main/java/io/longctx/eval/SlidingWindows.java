@@ -20,6 +20,11 @@ public final class SlidingWindows {
         }
     }
 
+    /** The largest stride that still gives every scored target some context in its window. */
+    public static int maxStride(int span, int firstScorable) {
+        return span - firstScorable;
+    }
+
     /**
      * @param docLength tokens in the document
      * @param span document tokens per window (W, or W-1 when each window starts with an added BOS)
@@ -27,8 +32,9 @@ public final class SlidingWindows {
      * @param firstScorable 0 when a BOS precedes the document so its first token is predicted, else 1
      */
     public static List<Window> plan(int docLength, int span, int stride, int firstScorable) {
-        if (span <= 0 || stride <= 0) {
-            throw new IllegalArgumentException("span and stride must be positive");
+        if (span <= firstScorable || stride <= 0 || stride > span - firstScorable) {
+            throw new IllegalArgumentException("need 0 < stride <= span - firstScorable, got stride " + stride
+                    + ", span " + span);
         }
         List<Window> windows = new ArrayList<>();
         int previousEnd = firstScorable;

@@ -1,0 +1,113 @@
+package io.longctx.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.longctx.SharedAssets;
+import io.longctx.data.TokenIdsFile;
+import io.longctx.testing.CliRun;
+import io.longctx.testing.TinyModels;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** score, generate and eval through the CLI, as a user runs them. */
+class ModelCommandsTest {
+    private static final ObjectMapper MAPPER = new ObjectMapper();
+
+    @TempDir
+    Path tmp;
+
+    @Test
+    void generateJson_reproducesLlama2cGreedy() throws Exception {
+        Path dir = SharedAssets.stories260K();
+        Path prompt = tmp.resolve("bos.ids");
+        Files.writeString(prompt, "1");
+        CliRun run = CliRun.of("generate", "--model", dir.toString(), "--ids", prompt.toString(),
+                "--max-new-tokens", "32", "--json");
+        assertEquals(0, run.exitCode(), run.err());
+        JsonNode result = MAPPER.readTree(run.out());
+        JsonNode expected = MAPPER.readTree(dir.resolve("greedy-from-bos.json").toFile())
+                .get("generated_ids_first_32");
+        assertEquals(1, result.get("prompt_tokens").asInt());
+        assertEquals(expected, result.get("generated_ids"));
+        assertTrue(!result.has("text"), "no tokenizer, so no text");
+    }
+
+    @Test
+    void sampling_isSeeded() throws Exception {
+        Path dir = SharedAssets.stories260K();
+        Path prompt = tmp.resolve("bos.ids");
+        Files.writeString(prompt, "1");
+        String[] args = {"generate", "--model", dir.toString(), "--ids", prompt.toString(), "--max-new-tokens", "20",
+            "--temperature", "1.0", "--seed", "42", "--json", "--ignore-eos"};
+        JsonNode a = MAPPER.readTree(CliRun.of(args).out());
+        JsonNode b = MAPPER.readTree(CliRun.of(args).out());
+        args[10] = "43";
+        JsonNode c = MAPPER.readTree(CliRun.of(args).out());
+        assertEquals(a.get("generated_ids"), b.get("generated_ids"));
+        assertTrue(!a.get("generated_ids").equals(c.get("generated_ids")), "another seed, another sample");
+    }
+
+    @Test
+    void scoreJson_meanMatchesPerTokenValues_andPlainAttentionAgrees() throws Exception {
+        Path dir = SharedAssets.stories260K();
+        Path ids = tmp.resolve("seq.ids");
+        JsonNode ref = MAPPER.readTree(dir.resolve("reference-logits.json").toFile());
+        StringBuilder text = new StringBuilder();
+        ref.get("token_ids").forEach(id -> text.append(id.asInt()).append(' '));
+        Files.writeString(ids, text.toString());
+        JsonNode sdpa = MAPPER.readTree(CliRun.of("score", "--model", dir.toString(), "--ids", ids.toString(),
+                "--json").out());
+        JsonNode plain = MAPPER.readTree(CliRun.of("score", "--model", dir.toString(), "--ids", ids.toString(),
+                "--json", "--attention", "plain").out());
+        assertEquals(64, sdpa.get("tokens").asInt());
+        assertEquals(63, sdpa.get("nll").size());
+        double sum = 0;
+        for (int i = 0; i < 63; i++) {
+            sum += sdpa.get("nll").get(i).asDouble();
+            assertEquals(plain.get("nll").get(i).asDouble(), sdpa.get("nll").get(i).asDouble(), 1e-4);
+        }
+        assertEquals(sum / 63, sdpa.get("mean_nll").asDouble(), 1e-9);
+    }
+
+    @Test
+    void eval_writesResultsChartsAndTable() throws Exception {
+        Path model = TinyModels.write(tmp.resolve("tiny"), TinyModels.llamaConfig(), 5);
+        Random random = new Random(0);
+        Files.createDirectories(tmp.resolve("docs"));
+        for (int d = 0; d < 2; d++) {
+            int[] doc = new int[300];
+            for (int i = 0; i < doc.length; i++) {
+                doc[i] = 3 + random.nextInt(60);
+            }
+            TokenIdsFile.write(tmp.resolve("docs/doc" + d + ".ids"), doc);
+        }
+        Path out = tmp.resolve("eval");
+        CliRun run = CliRun.of("eval", "--model", model.toString(), "--data", tmp.resolve("docs").toString(),
+                "--lengths", "32,64,128", "--stride", "16", "--rope-scaling", "none", "--rope-scaling",
+                "{\"rope_type\":\"yarn\",\"factor\":2}", "--out", out.toString());
+        assertEquals(0, run.exitCode(), run.err());
+        JsonNode results = MAPPER.readTree(out.resolve("results.json").toFile());
+        assertEquals(2, results.get("variants").size());
+        for (JsonNode variant : results.get("variants")) {
+            assertEquals(3, variant.get("lengths").size());
+            for (JsonNode row : variant.get("lengths")) {
+                double ppl = row.get("perplexity").asDouble();
+                assertTrue(ppl > 1 && ppl < 1000, "perplexity " + ppl);
+                assertEquals(Math.exp(row.get("mean_nll").asDouble()), ppl, 1e-9);
+                assertEquals(2, row.get("documents").asInt());
+                assertEquals(2 * 300, row.get("tokens_scored").asInt(), "each document token scored once");
+            }
+        }
+        assertEquals("yarn", results.get("variants").get(1).get("rope_type").asText());
+        assertTrue(Files.size(out.resolve("perplexity.png")) > 1000);
+        assertTrue(Files.size(out.resolve("loss-by-position.png")) > 1000);
+        assertTrue(run.out().contains("tiny yarn x2"), run.out());
+        assertTrue(run.err().contains("tiny L=128"), "progress is shown: " + run.err());
+    }
+}
