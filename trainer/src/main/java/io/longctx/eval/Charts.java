@@ -6,6 +6,7 @@ import java.awt.Color;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.text.DecimalFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -64,11 +65,13 @@ public final class Charts {
             axis.setBase(2);
             axis.setStandardTickUnits(NumberAxis.createIntegerTickUnits());
             axis.setSmallestValue(1);
+            axis.setNumberFormatOverride(new DecimalFormat("#,##0"));
             plot.setDomainAxis(axis);
         }
         if (logY) {
             LogAxis axis = new LogAxis(yLabel);
             axis.setAutoRangeMinimumSize(0.5);
+            axis.setNumberFormatOverride(new DecimalFormat("#,##0.##"));
             plot.setRangeAxis(axis);
         } else {
             ((NumberAxis) plot.getRangeAxis()).setAutoRangeIncludesZero(false);
