@@ -35,7 +35,7 @@ public final class Progress {
     public void update(long done, long unitsSoFar, String extra) {
         this.units = unitsSoFar;
         long now = System.nanoTime();
-        if (done < total && lastPrint != Long.MIN_VALUE && now - lastPrint < intervalNanos) {
+        if ((total <= 0 || done < total) && lastPrint != Long.MIN_VALUE && now - lastPrint < intervalNanos) {
             return;
         }
         lastPrint = now;
@@ -45,10 +45,14 @@ public final class Progress {
     String line(long done, long now, String extra) {
         double seconds = Math.max(1e-9, (now - startNanos) / 1e9);
         double rate = units / seconds;
+        String tail = extra == null || extra.isEmpty() ? "" : " " + extra;
+        if (total <= 0) {
+            return String.format(Locale.ROOT, "%s %,.0f %s/s elapsed %s%s", label, rate, unit,
+                    formatDuration(seconds), tail);
+        }
         String eta = done > 0 && done < total ? formatDuration(seconds * (total - done) / done) : "-";
         return String.format(Locale.ROOT, "%s %d/%d (%.0f%%) %,.0f %s/s elapsed %s ETA %s%s", label, done, total,
-                100.0 * done / Math.max(1, total), rate, unit, formatDuration(seconds), eta,
-                extra == null || extra.isEmpty() ? "" : " " + extra);
+                100.0 * done / total, rate, unit, formatDuration(seconds), eta, tail);
     }
 
     public static String formatDuration(double seconds) {

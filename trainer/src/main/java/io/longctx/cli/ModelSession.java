@@ -5,7 +5,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.longctx.LongctxException;
-import io.longctx.data.TextTokenizer;
+import io.longctx.data.tokenize.TextTokenizer;
 import io.longctx.engine.Attention;
 import io.longctx.engine.PlainAttention;
 import io.longctx.engine.SdpaAttention;
