@@ -18,21 +18,33 @@ public final class PlainAttention implements Attention {
 
     @Override
     public NDArray attend(NDArray q, NDArray k, NDArray v, boolean causal) {
+        if (!causal) {
+            return attendWhere(q, k, v, null);
+        }
+        NDManager manager = q.getManager();
+        long t = q.getShape().get(2);
+        long s = k.getShape().get(2);
+        NDArray queryPos = manager.arange(s - t, s, 1, DataType.INT64).reshape(t, 1);
+        NDArray keyPos = manager.arange(0, s, 1, DataType.INT64).reshape(1, s);
+        return attendWhere(q, k, v, keyPos.lte(queryPos));                  // (T, S) visibility
+    }
+
+    @Override
+    public NDArray attendMasked(NDArray q, NDArray k, NDArray v, NDArray allowed) {
+        return attendWhere(q, k, v, allowed);
+    }
+
+    private static NDArray attendWhere(NDArray q, NDArray k, NDArray v, NDArray visible) {
         NDManager manager = q.getManager();
         long heads = q.getShape().get(1);
-        long t = q.getShape().get(2);
         long headDim = q.getShape().get(3);
         NDArray keys = repeatKv(k, heads);                                   // (B, heads, S, hd)
         NDArray values = repeatKv(v, heads);
-        long s = keys.getShape().get(2);
         NDArray scale = manager.full(new Shape(), (float) (1.0 / Math.sqrt(headDim)), q.getDataType());
         NDArray scores = q.matMul(keys.transpose(0, 1, 3, 2)).mul(scale);  // (B, heads, T, S)
-        if (causal) {
-            NDArray queryPos = manager.arange(s - t, s, 1, DataType.INT64).reshape(t, 1);
-            NDArray keyPos = manager.arange(0, s, 1, DataType.INT64).reshape(1, s);
-            NDArray visible = keyPos.lte(queryPos).broadcast(scores.getShape()); // (B, heads, T, S)
+        if (visible != null) {
             NDArray negInf = manager.full(scores.getShape(), Float.NEGATIVE_INFINITY, scores.getDataType());
-            scores = NDArrays.where(visible, scores, negInf);
+            scores = NDArrays.where(visible.broadcast(scores.getShape()), scores, negInf);
         }
         return scores.softmax(3).matMul(values);                           // (B, heads, T, hd)
     }

@@ -1,11 +1,10 @@
 package io.longctx.engine;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
-import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.engine.PtNDManager;
 import ai.djl.pytorch.engine.PtSymbolBlock;
-import ai.djl.pytorch.jni.IValue;
 import ai.djl.pytorch.jni.IValueUtils;
 
 /**
@@ -17,17 +16,31 @@ import ai.djl.pytorch.jni.IValueUtils;
 public final class SdpaAttention implements Attention, AutoCloseable {
     private static final String CLASS_NAME = "LongctxSdpa";
     private static final String METHODS = """
-              def forward(self: __torch__.LongctxSdpa, q: Tensor, k: Tensor, v: Tensor, causal: bool) -> Tensor:
+              def forward(self: __torch__.LongctxSdpa, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+                return self.causal(q, k, v)
+              def causal(self: __torch__.LongctxSdpa, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
                 rep = torch.floordiv(q.size(1), k.size(1))
                 if rep > 1:
                   k = torch.repeat_interleave(k, rep, 1)
                   v = torch.repeat_interleave(v, rep, 1)
                 t = q.size(2)
                 s = k.size(2)
-                if causal and t != s:
-                  mask = torch.tril(torch.ones([t, s], dtype=11, device=q.device), s - t)
-                  return torch.scaled_dot_product_attention(q, k, v, mask, 0.0, False)
-                return torch.scaled_dot_product_attention(q, k, v, None, 0.0, causal and t > 1)
+                if t == s:
+                  return torch.scaled_dot_product_attention(q, k, v, None, 0.0, True)
+                mask = torch.tril(torch.ones([t, s], dtype=11, device=q.device), s - t)
+                return torch.scaled_dot_product_attention(q, k, v, mask, 0.0, False)
+              def full(self: __torch__.LongctxSdpa, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+                rep = torch.floordiv(q.size(1), k.size(1))
+                if rep > 1:
+                  k = torch.repeat_interleave(k, rep, 1)
+                  v = torch.repeat_interleave(v, rep, 1)
+                return torch.scaled_dot_product_attention(q, k, v, None, 0.0, False)
+              def masked(self: __torch__.LongctxSdpa, q: Tensor, k: Tensor, v: Tensor, allowed: Tensor) -> Tensor:
+                rep = torch.floordiv(q.size(1), k.size(1))
+                if rep > 1:
+                  k = torch.repeat_interleave(k, rep, 1)
+                  v = torch.repeat_interleave(v, rep, 1)
+                return torch.scaled_dot_product_attention(q, k, v, allowed, 0.0, False)
             """;
 
     private final NDManager owner;
@@ -55,18 +68,27 @@ public final class SdpaAttention implements Attention, AutoCloseable {
 
     @Override
     public NDArray attend(NDArray q, NDArray k, NDArray v, boolean causal) {
-        IValue qi = IValue.from((PtNDArray) q);
-        IValue ki = IValue.from((PtNDArray) k);
-        IValue vi = IValue.from((PtNDArray) v);
-        IValue ci = IValue.from(causal);
-        try (IValue out = IValueUtils.runMethod(block, "forward", qi, ki, vi, ci)) {
-            return out.toTensor((PtNDManager) q.getManager());
-        } finally {
-            qi.close();
-            ki.close();
-            vi.close();
-            ci.close();
-        }
+        return run(causal && q.getShape().get(2) > 1 ? "causal" : "full", new NDList(q, k, v));
+    }
+
+    @Override
+    public NDArray attendMasked(NDArray q, NDArray k, NDArray v, NDArray allowed) {
+        return run("masked", new NDList(q, k, v, allowed));
+    }
+
+    /**
+     * Runs a method of the module. DJL picks the method from an input named "module_method:NAME" (which is not
+     * passed on), and runs it with the caller's grad mode only on this path (isTrain = true): its IValue entry
+     * point always uses inference mode, whose outputs autograd refuses to save.
+     */
+    private NDArray run(String method, NDList inputs) {
+        NDManager scope = inputs.get(0).getManager();
+        NDArray marker = scope.zeros(new ai.djl.ndarray.types.Shape(1));
+        marker.setName("module_method:" + method);
+        inputs.add(marker);
+        NDList out = IValueUtils.forward(block, inputs, true);
+        marker.close();
+        return out.singletonOrThrow();
     }
 
     @Override

@@ -20,13 +20,21 @@ import io.longctx.rope.RopeTables;
  * The Llama-family decoder forward pass (llama, mistral, qwen2): token embedding, per layer RMSNorm -> grouped-query
  * attention with RoPE -> residual -> RMSNorm -> SwiGLU MLP -> residual, final RMSNorm, output head. The model does no
  * I/O. Every call works in a sub-manager of the caller's scope and closes its temporaries as soon as a layer is done;
- * only the result is attached to the scope.
+ * only the result is attached to the scope. The pieces (embed, decoderLayer, finalNorm, head) are public so the
+ * trainer can run them segment by segment for activation checkpointing.
  */
 public final class LlamaModel {
     private final ModelConfig config;
     private final LlamaWeights weights;
     private final Attention attention;
     private final RopeScaling scaling;
+
+    /**
+     * What attention needs besides q, k, v: the RoPE tables, broadcastable to (B, heads, T, rotaryDim), and
+     * optionally a (B, 1, T, T) mask that keeps packed documents apart.
+     */
+    public record AttentionInputs(NDArray cos, NDArray sin, NDArray allowed) {
+    }
 
     public LlamaModel(LlamaWeights weights, Attention attention) {
         this(weights, attention, weights.config().ropeScaling());
@@ -60,22 +68,17 @@ public final class LlamaModel {
         int start = cache == null ? 0 : cache.length();
         int t = (int) ids.getShape().get(1);
         try (NDManager call = scope.newSubManager()) {
-            NDList rope = ropeTables(call, start, t);
-            NDArray x = JniUtils.embedding((PtNDArray) ids, (PtNDArray) weights.get("model.embed_tokens.weight"),
-                    false);                                                   // (B, T, H)
-            x.attach(call);
+            AttentionInputs inputs = contiguousInputs(call, start, t);
+            NDArray x = embed(call, ids);
             for (int layer = 0; layer < config.numLayers(); layer++) {
-                try (NDManager layerScope = call.newSubManager()) {
-                    x.attach(layerScope);
-                    NDArray out = decoderLayer(layerScope, layer, x, rope.get(0), rope.get(1), cache);
-                    out.attach(call);
-                    x = out;
-                }
+                NDArray next = decoderLayer(call, layer, x, inputs, cache);
+                x.close();
+                x = next;
             }
             if (cache != null) {
                 cache.advance(t);
             }
-            NDArray normed = rmsNorm(x, weights.get("model.norm.weight"));
+            NDArray normed = finalNorm(x);
             normed.attach(scope);
             return normed;
         }
@@ -91,41 +94,61 @@ public final class LlamaModel {
         }
     }
 
+    /** Token embeddings (B, T, H) of ids (B, T), attached to scope. */
+    public NDArray embed(NDManager scope, NDArray ids) {
+        NDArray x = JniUtils.embedding((PtNDArray) ids, (PtNDArray) weights.get("model.embed_tokens.weight"), false);
+        x.attach(scope);
+        return x;
+    }
+
+    public NDArray finalNorm(NDArray x) {
+        return rmsNorm(x, weights.get("model.norm.weight"));
+    }
+
     /** The output projection of final-normed hidden states (..., H) to logits (..., vocab). */
     public NDArray head(NDArray hidden) {
         return Linear.linear(hidden, weights.outputHead(), null).head();
     }
 
-    /** One decoder block on x (B, T, H); the result is the next residual stream (B, T, H). */
-    public NDArray decoderLayer(NDManager scope, int layer, NDArray x, NDArray cos, NDArray sin, KvCache cache) {
-        String p = "model.layers." + layer + ".";
-        long b = x.getShape().get(0);
-        long t = x.getShape().get(1);
-        int hd = config.headDim();
-        NDArray h = rmsNorm(x, weights.get(p + "input_layernorm.weight"));
-        NDArray q = project(h, p + "self_attn.q_proj")
-                .reshape(b, t, config.numHeads(), hd).transpose(0, 2, 1, 3);        // (B, nh, T, hd)
-        NDArray k = project(h, p + "self_attn.k_proj")
-                .reshape(b, t, config.numKvHeads(), hd).transpose(0, 2, 1, 3);      // (B, nkv, T, hd)
-        NDArray v = project(h, p + "self_attn.v_proj")
-                .reshape(b, t, config.numKvHeads(), hd).transpose(0, 2, 1, 3);      // (B, nkv, T, hd)
-        q = applyRope(q, cos, sin);
-        k = applyRope(k, cos, sin);
-        if (cache != null) {
-            NDList full = cache.append(layer, k, v);
-            k = full.get(0);                                                         // (B, nkv, S, hd)
-            v = full.get(1);
+    /**
+     * One decoder block on input (B, T, H); returns the next residual stream (B, T, H) attached to scope. The block's
+     * temporaries live in a sub-manager closed before returning (autograd keeps what backward needs by itself).
+     */
+    public NDArray decoderLayer(NDManager scope, int layer, NDArray input, AttentionInputs in, KvCache cache) {
+        try (NDManager layerScope = scope.newSubManager()) {
+            String p = "model.layers." + layer + ".";
+            long b = input.getShape().get(0);
+            long t = input.getShape().get(1);
+            int hd = config.headDim();
+            // a view owned by the layer scope, so every temporary derived from it is freed with the scope
+            NDArray x = input.reshape(input.getShape());
+            x.attach(layerScope);
+            NDArray h = rmsNorm(x, weights.get(p + "input_layernorm.weight"));
+            NDArray q = project(h, p + "self_attn.q_proj")
+                    .reshape(b, t, config.numHeads(), hd).transpose(0, 2, 1, 3);        // (B, nh, T, hd)
+            NDArray k = project(h, p + "self_attn.k_proj")
+                    .reshape(b, t, config.numKvHeads(), hd).transpose(0, 2, 1, 3);      // (B, nkv, T, hd)
+            NDArray v = project(h, p + "self_attn.v_proj")
+                    .reshape(b, t, config.numKvHeads(), hd).transpose(0, 2, 1, 3);      // (B, nkv, T, hd)
+            q = applyRope(q, in.cos(), in.sin());
+            k = applyRope(k, in.cos(), in.sin());
+            if (cache != null) {
+                NDList full = cache.append(layer, k, v);
+                k = full.get(0);                                                         // (B, nkv, S, hd)
+                v = full.get(1);
+            }
+            NDArray attended = in.allowed() == null ? attention.attend(q, k, v, true)
+                    : attention.attendMasked(q, k, v, in.allowed());                     // (B, nh, T, hd)
+            NDArray merged = attended.transpose(0, 2, 1, 3).reshape(b, t, (long) config.numHeads() * hd);
+            NDArray residual = x.add(project(merged, p + "self_attn.o_proj"));          // (B, T, H)
+            NDArray h2 = rmsNorm(residual, weights.get(p + "post_attention_layernorm.weight"));
+            NDArray gateIn = project(h2, p + "mlp.gate_proj");                           // (B, T, I)
+            NDArray gate = gateIn.mul(Activation.sigmoid(gateIn));                      // silu
+            NDArray mlp = project(gate.mul(project(h2, p + "mlp.up_proj")), p + "mlp.down_proj");
+            NDArray out = residual.add(mlp);                                             // (B, T, H)
+            out.attach(scope);
+            return out;
         }
-        NDArray attended = attention.attend(q, k, v, true)                           // (B, nh, T, hd)
-                .transpose(0, 2, 1, 3).reshape(b, t, (long) config.numHeads() * hd); // (B, T, nh*hd)
-        NDArray residual = x.add(project(attended, p + "self_attn.o_proj"));         // (B, T, H)
-        NDArray h2 = rmsNorm(residual, weights.get(p + "post_attention_layernorm.weight"));
-        NDArray gateIn = project(h2, p + "mlp.gate_proj");                           // (B, T, I)
-        NDArray gate = gateIn.mul(Activation.sigmoid(gateIn));                      // silu
-        NDArray mlp = project(gate.mul(project(h2, p + "mlp.up_proj")), p + "mlp.down_proj");
-        NDArray out = residual.add(mlp);                                             // (B, T, H)
-        out.attach(scope);
-        return out;
     }
 
     private NDArray project(NDArray x, String prefix) {
@@ -152,14 +175,46 @@ public final class LlamaModel {
         return rot == hd ? out : out.concat(x.get(new NDIndex("..., {}:", rot)), last);
     }
 
-    /** cos and sin (T, rotaryDim) for positions start .. start+T, frequencies for a pass of start+T positions. */
-    public NDList ropeTables(NDManager scope, int start, int count) {
+    /** RoPE tables (T, rotaryDim) for positions start .. start+T, frequencies for a pass of start+T positions. */
+    public AttentionInputs contiguousInputs(NDManager scope, int start, int count) {
         RopeFrequencies frequencies = scaling.frequencies(config.ropeGeometry(), start + count);
         RopeTables tables = RopeTables.compute(frequencies, start, count);
         Shape shape = new Shape(count, tables.rotaryDim());
-        NDArray cos = Tensors.fromFloats(scope, tables.cos(), shape);
-        NDArray sin = Tensors.fromFloats(scope, tables.sin(), shape);
-        return new NDList(cos, sin);
+        return new AttentionInputs(Tensors.fromFloats(scope, tables.cos(), shape),
+                Tensors.fromFloats(scope, tables.sin(), shape), null);
+    }
+
+    /**
+     * Inputs for packed sequences (B, T): RoPE at each token's position inside its document, and a mask that lets a
+     * token attend only to earlier tokens of its own document.
+     *
+     * @param positionIds (B, T) position of each token within its document
+     * @param documentIds (B, T) document ordinal of each token within its sequence
+     */
+    public AttentionInputs packedInputs(NDManager scope, int[][] positionIds, int[][] documentIds) {
+        int b = positionIds.length;
+        int t = positionIds[0].length;
+        AttentionInputs table = contiguousInputs(scope, 0, t);                      // (T, rot)
+        long[] flatPositions = new long[b * t];
+        long[] flatDocs = new long[b * t];
+        for (int i = 0; i < b; i++) {
+            for (int j = 0; j < t; j++) {
+                flatPositions[i * t + j] = positionIds[i][j];
+                flatDocs[i * t + j] = documentIds[i][j];
+            }
+        }
+        NDArray positions = Tensors.fromLongs(scope, flatPositions, new Shape(b, t));
+        NDArray cos = JniUtils.embedding((PtNDArray) positions, (PtNDArray) table.cos(), false).expandDims(1);
+        NDArray sin = JniUtils.embedding((PtNDArray) positions, (PtNDArray) table.sin(), false).expandDims(1);
+        NDArray docs = Tensors.fromLongs(scope, flatDocs, new Shape(b, t));
+        NDArray sameDoc = docs.reshape(b, t, 1).eq(docs.reshape(b, 1, t));         // (B, T, T)
+        NDArray index = scope.arange(0, t, 1, ai.djl.ndarray.types.DataType.INT64);
+        NDArray causal = index.reshape(1, t).lte(index.reshape(t, 1));               // (T, T): key <= query
+        NDArray allowed = sameDoc.logicalAnd(causal.broadcast(b, t, t)).expandDims(1); // (B, 1, T, T)
+        cos.attach(scope);
+        sin.attach(scope);
+        allowed.attach(scope);
+        return new AttentionInputs(cos, sin, allowed);
     }
 
     /** Sanity check used by callers that accept raw ids. */

@@ -8,6 +8,11 @@ import java.util.Map;
  */
 public record DynamicNtkScaling(double factor, int originalContext) implements RopeScaling {
     @Override
+    public int originalContext(int fallback) {
+        return originalContext;
+    }
+
+    @Override
     public String ropeType() {
         return "dynamic";
     }

@@ -10,6 +10,11 @@ public record Llama3Scaling(double factor, double lowFreqFactor, double highFreq
         implements RopeScaling {
 
     @Override
+    public int originalContext(int fallback) {
+        return originalContext;
+    }
+
+    @Override
     public String ropeType() {
         return "llama3";
     }

@@ -18,6 +18,11 @@ public record LongRopeScaling(
     }
 
     @Override
+    public int originalContext(int fallback) {
+        return originalContext;
+    }
+
+    @Override
     public String ropeType() {
         return "longrope";
     }

@@ -20,6 +20,11 @@ public sealed interface RopeScaling
     /** Frequencies for a forward pass over {@code seqLen} positions. */
     RopeFrequencies frequencies(RopeGeometry geometry, int seqLen);
 
+    /** The pre-training context the factor refers to, or {@code fallback} for methods that do not record it. */
+    default int originalContext(int fallback) {
+        return fallback;
+    }
+
     /** True when the frequencies change with the sequence length (dynamic NTK, dynamic YaRN, LongRoPE). */
     default boolean dependsOnLength() {
         return false;

@@ -25,6 +25,11 @@ public record YarnScaling(
     }
 
     @Override
+    public int originalContext(int fallback) {
+        return originalContext;
+    }
+
+    @Override
     public String ropeType() {
         return dynamic ? "dynamic_yarn" : "yarn";
     }

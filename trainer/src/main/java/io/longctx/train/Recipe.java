@@ -56,6 +56,7 @@ public record Recipe(
         root.finish();
         if (architecture != null && root.problems().isEmpty()) {
             checkLengths(root, architecture, scaling, data);
+            checkEvalLengths(root, run, data);
         }
         root.problems().throwIfAny();
         return new Recipe(file, model, scaling, data, train, run);
@@ -76,6 +77,13 @@ public record Recipe(
         } else {
             seqNode.require("seq_len", seqLen <= original, "is above the model's context " + original
                     + "; add rope_scaling to extend it (got " + seqLen + ")");
+        }
+    }
+
+    private static void checkEvalLengths(RecipeNode root, RunConfig run, DataConfig data) {
+        for (int length : run.evalLengths()) {
+            root.get("eval").require("lengths", length <= data.packing().seqLen(), "each length must be at most "
+                    + "data.packing.seq_len = " + data.packing().seqLen() + " (got " + length + ")");
         }
     }
 

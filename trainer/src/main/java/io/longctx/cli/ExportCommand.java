@@ -1,0 +1,51 @@
+package io.longctx.cli;
+
+import io.longctx.LongctxException;
+import io.longctx.safetensors.DType;
+import io.longctx.train.Exporter;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+/** Writes an HF model directory from a checkpoint. */
+@Command(name = "export", mixinStandardHelpOptions = true,
+        description = "Export a checkpoint (or a run's newest valid one) as an HF model directory that "
+                + "transformers, vLLM and llama.cpp read: config.json with rope_scaling, safetensors, tokenizer.")
+final class ExportCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Parameters(index = "0", paramLabel = "RUN_OR_CHECKPOINT")
+    Path source;
+
+    @Parameters(index = "1", paramLabel = "OUT_DIR")
+    Path out;
+
+    @Option(names = "--dtype", defaultValue = "f32", description = "f32, bf16 or f16 (default ${DEFAULT-VALUE}).")
+    String dtype;
+
+    @Option(names = "--shard-size-mb", defaultValue = "4096", description = "Largest safetensors shard in MiB.")
+    long shardMb;
+
+    @Override
+    public Integer call() {
+        DType type = switch (dtype.toLowerCase(Locale.ROOT)) {
+            case "f32", "fp32", "float32" -> DType.F32;
+            case "bf16", "bfloat16" -> DType.BF16;
+            case "f16", "fp16", "float16" -> DType.F16;
+            default -> throw new LongctxException("--dtype must be f32, bf16 or f16, got '" + dtype + "'");
+        };
+        if (shardMb <= 0) {
+            throw new LongctxException("--shard-size-mb must be positive");
+        }
+        Path checkpoint = Exporter.resolveCheckpoint(source, spec.commandLine().getErr()::println);
+        Exporter.export(checkpoint, out, shardMb << 20, type, Exporter.baseModelDir(checkpoint));
+        spec.commandLine().getOut().println("exported " + checkpoint + " to " + out);
+        return 0;
+    }
+}

@@ -1,0 +1,263 @@
+package io.longctx.train;
+
+import ai.djl.ndarray.NDArray;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import io.longctx.LongctxException;
+import io.longctx.safetensors.DType;
+import io.longctx.safetensors.SafetensorsFile;
+import io.longctx.safetensors.SafetensorsWriter;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.security.DigestInputStream;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+
+/**
+ * The checkpoints of a run: {@code <run>/checkpoints/step-NNNNNN/} folders holding model.safetensors (HF names, F32),
+ * optimizer.safetensors (AdamW moments), state.json (step, sampler cursor, counters), config.json, recipe.yaml, the
+ * tokenizer, and manifest.json with every file's size and SHA-256. A checkpoint is written to a temporary folder,
+ * each file synced, the manifest written last, then the folder renamed: a crash never leaves one that looks
+ * complete, and one that fails verification is skipped in favour of the previous.
+ */
+public final class Checkpoints {
+    public static final String DIR = "checkpoints";
+    public static final String MANIFEST = "manifest.json";
+    private static final Pattern STEP_DIR = Pattern.compile("step-(\\d{6,})");
+    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+    private final Path root;
+
+    public Checkpoints(Path runDir) {
+        this.root = runDir.resolve(DIR);
+    }
+
+    public Path root() {
+        return root;
+    }
+
+    public static String name(int step) {
+        return String.format("step-%06d", step);
+    }
+
+    /** What goes into a checkpoint besides weights and moments. */
+    public record Contents(Map<String, NDArray> weights, Map<String, NDArray> optimizer, TrainingState state,
+            JsonNode config, String recipeYaml, Path tokenizerDir) {
+    }
+
+    /** Writes a checkpoint atomically; returns its folder. */
+    public Path write(Contents contents) {
+        Path target = root.resolve(name(contents.state().step()));
+        Path temp = root.resolve("." + target.getFileName() + ".tmp-" + ProcessHandle.current().pid());
+        try {
+            deleteTree(temp);
+            Files.createDirectories(temp);
+            writeTensors(temp.resolve("model.safetensors"), contents.weights());
+            writeTensors(temp.resolve("optimizer.safetensors"), contents.optimizer());
+            writeSynced(temp.resolve("state.json"), JSON.writeValueAsBytes(contents.state().toMap()));
+            writeSynced(temp.resolve("config.json"), JSON.writeValueAsBytes(contents.config()));
+            writeSynced(temp.resolve("recipe.yaml"), contents.recipeYaml().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            if (contents.tokenizerDir() != null && Files.isDirectory(contents.tokenizerDir())) {
+                Path tokenizer = Files.createDirectories(temp.resolve("tokenizer"));
+                try (Stream<Path> files = Files.list(contents.tokenizerDir())) {
+                    for (Path file : files.filter(Files::isRegularFile).sorted().toList()) {
+                        writeSynced(tokenizer.resolve(file.getFileName()), Files.readAllBytes(file));
+                    }
+                }
+            }
+            Map<String, Object> files = new LinkedHashMap<>();
+            try (Stream<Path> walk = Files.walk(temp)) {
+                for (Path file : walk.filter(Files::isRegularFile).sorted().toList()) {
+                    Map<String, Object> entry = new LinkedHashMap<>();
+                    entry.put("bytes", Files.size(file));
+                    entry.put("sha256", sha256(file));
+                    files.put(temp.relativize(file).toString(), entry);
+                }
+            }
+            Map<String, Object> manifest = new LinkedHashMap<>();
+            manifest.put("format", 1);
+            manifest.put("step", contents.state().step());
+            manifest.put("files", files);
+            writeSynced(temp.resolve(MANIFEST), JSON.writeValueAsBytes(manifest));
+            deleteTree(target);
+            Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE);
+            syncDirectory(root);
+            return target;
+        } catch (IOException e) {
+            throw new LongctxException(target + ": cannot write checkpoint (" + e.getMessage() + ")");
+        } finally {
+            try {
+                deleteTree(temp);
+            } catch (IOException ignored) {
+                // never looks complete: no manifest, hidden name
+            }
+        }
+    }
+
+    private static void writeTensors(Path file, Map<String, NDArray> tensors) {
+        SafetensorsWriter writer = new SafetensorsWriter(DType.F32);
+        tensors.forEach((name, array) -> writer.add(name, array.toFloatArray(), array.getShape().getShape()));
+        writer.write(file);
+    }
+
+    private static void writeSynced(Path file, byte[] bytes) throws IOException {
+        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                StandardOpenOption.TRUNCATE_EXISTING)) {
+            channel.write(java.nio.ByteBuffer.wrap(bytes));
+            channel.force(true);
+        }
+    }
+
+    private static void syncDirectory(Path dir) {
+        try (FileChannel channel = FileChannel.open(dir, StandardOpenOption.READ)) {
+            channel.force(true);
+        } catch (IOException ignored) {
+            // not every file system syncs directories; the rename itself is atomic
+        }
+    }
+
+    /** Complete checkpoint folders, newest first. */
+    public List<Path> list() {
+        if (!Files.isDirectory(root)) {
+            return List.of();
+        }
+        try (Stream<Path> dirs = Files.list(root)) {
+            return dirs.filter(Files::isDirectory)
+                    .filter(p -> STEP_DIR.matcher(p.getFileName().toString()).matches())
+                    .sorted(Comparator.comparing((Path p) -> p.getFileName().toString()).reversed())
+                    .toList();
+        } catch (IOException e) {
+            throw new LongctxException(root + ": cannot list (" + e.getMessage() + ")");
+        }
+    }
+
+    public static int stepOf(Path checkpoint) {
+        Matcher m = STEP_DIR.matcher(checkpoint.getFileName().toString());
+        if (!m.matches()) {
+            throw new LongctxException(checkpoint + ": not a checkpoint folder (step-NNNNNN)");
+        }
+        return Integer.parseInt(m.group(1));
+    }
+
+    /** Null when the checkpoint is complete and every file matches its manifest, else the reason it is not. */
+    public static String problem(Path checkpoint) {
+        Path manifestFile = checkpoint.resolve(MANIFEST);
+        if (!Files.isRegularFile(manifestFile)) {
+            return "no " + MANIFEST;
+        }
+        try {
+            JsonNode manifest = new ObjectMapper().readTree(manifestFile.toFile());
+            JsonNode files = manifest.path("files");
+            for (String required : List.of("model.safetensors", "optimizer.safetensors", "state.json",
+                    "config.json")) {
+                if (!files.has(required)) {
+                    return "manifest lists no " + required;
+                }
+            }
+            for (var it = files.fields(); it.hasNext(); ) {
+                var e = it.next();
+                Path file = checkpoint.resolve(e.getKey());
+                if (!Files.isRegularFile(file)) {
+                    return e.getKey() + " is missing";
+                }
+                if (Files.size(file) != e.getValue().path("bytes").asLong()) {
+                    return e.getKey() + " has " + Files.size(file) + " bytes, the manifest says "
+                            + e.getValue().path("bytes").asLong();
+                }
+                if (!sha256(file).equals(e.getValue().path("sha256").asText())) {
+                    return e.getKey() + " does not match its checksum";
+                }
+            }
+            try (SafetensorsFile model = SafetensorsFile.open(checkpoint.resolve("model.safetensors"))) {
+                model.tensors();
+            }
+            return null;
+        } catch (IOException | LongctxException e) {
+            return e.getMessage();
+        }
+    }
+
+    /** The newest checkpoint that verifies, reporting each one skipped; null when there is none. */
+    public Path newestValid(Consumer<String> log) {
+        for (Path checkpoint : list()) {
+            String problem = problem(checkpoint);
+            if (problem == null) {
+                return checkpoint;
+            }
+            log.accept("checkpoint " + checkpoint + " is unusable (" + problem + "); trying the previous one");
+        }
+        return null;
+    }
+
+    /** Deletes all but the newest {@code keep} checkpoints. */
+    public void prune(int keep) {
+        List<Path> all = list();
+        for (int i = keep; i < all.size(); i++) {
+            try {
+                deleteTree(all.get(i));
+            } catch (IOException e) {
+                throw new LongctxException(all.get(i) + ": cannot delete old checkpoint (" + e.getMessage() + ")");
+            }
+        }
+    }
+
+    public static Map<String, float[]> readTensors(Path file) {
+        Map<String, float[]> tensors = new LinkedHashMap<>();
+        try (SafetensorsFile st = SafetensorsFile.open(file)) {
+            for (String name : st.tensors().keySet()) {
+                tensors.put(name, st.readFloats(name));
+            }
+        }
+        return tensors;
+    }
+
+    public static TrainingState readState(Path checkpoint) {
+        try {
+            return TrainingState.fromJson(new ObjectMapper().readTree(checkpoint.resolve("state.json").toFile()));
+        } catch (IOException e) {
+            throw new LongctxException(checkpoint.resolve("state.json") + ": unreadable (" + e.getMessage() + ")");
+        }
+    }
+
+    static String sha256(Path file) throws IOException {
+        try (InputStream in = new DigestInputStream(Files.newInputStream(file),
+                MessageDigest.getInstance("SHA-256"))) {
+            byte[] buffer = new byte[1 << 16];
+            while (in.read(buffer) >= 0) {
+                // digesting
+            }
+            return HexFormat.of().formatHex(((DigestInputStream) in).getMessageDigest().digest());
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    static void deleteTree(Path dir) throws IOException {
+        if (!Files.exists(dir)) {
+            return;
+        }
+        List<Path> paths = new ArrayList<>();
+        try (Stream<Path> walk = Files.walk(dir)) {
+            walk.sorted(Comparator.reverseOrder()).forEach(paths::add);
+        }
+        for (Path p : paths) {
+            Files.delete(p);
+        }
+    }
+}

@@ -1,0 +1,144 @@
+package io.longctx.train;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.longctx.LongctxException;
+import io.longctx.model.HfCheckpoint;
+import io.longctx.safetensors.DType;
+import io.longctx.safetensors.SafetensorsFile;
+import io.longctx.safetensors.SafetensorsWriter;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
+import java.util.stream.Stream;
+
+/**
+ * Turns a checkpoint into an HF model directory that transformers, vLLM and llama.cpp's converter load: config.json
+ * with rope_scaling in the v4 form, model.safetensors (sharded with an index above the shard size), the tokenizer
+ * files, and generation_config.json when the base model had one.
+ */
+public final class Exporter {
+    private Exporter() {
+    }
+
+    /** A checkpoint folder as given, or the newest valid checkpoint of a run folder. */
+    public static Path resolveCheckpoint(Path runOrCheckpoint, Consumer<String> log) {
+        if (Files.isRegularFile(runOrCheckpoint.resolve(Checkpoints.MANIFEST))) {
+            String problem = Checkpoints.problem(runOrCheckpoint);
+            if (problem != null) {
+                throw new LongctxException(runOrCheckpoint + ": checkpoint fails verification (" + problem + ")");
+            }
+            return runOrCheckpoint;
+        }
+        if (!Files.isDirectory(runOrCheckpoint)) {
+            throw new LongctxException(runOrCheckpoint + ": not found");
+        }
+        Path newest = new Checkpoints(runOrCheckpoint).newestValid(log);
+        if (newest == null) {
+            throw new LongctxException(runOrCheckpoint + ": no valid checkpoint (expected a run folder with "
+                    + Checkpoints.DIR + "/step-NNNNNN, or a checkpoint folder)");
+        }
+        return newest;
+    }
+
+    /**
+     * @param shardBytes largest shard; the weights go to one model.safetensors when they fit
+     * @param dtype F32, F16 or BF16 for the exported weights
+     */
+    public static void export(Path checkpoint, Path out, long shardBytes, DType dtype, Path baseModelDir) {
+        try {
+            Files.createDirectories(out);
+            ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+            ObjectNode config = (ObjectNode) json.readTree(checkpoint.resolve("config.json").toFile());
+            config.put("torch_dtype", switch (dtype) {
+                case BF16 -> "bfloat16";
+                case F16 -> "float16";
+                default -> "float32";
+            });
+            Files.writeString(out.resolve("config.json"), json.writeValueAsString(config));
+            writeWeights(checkpoint.resolve("model.safetensors"), out, shardBytes, dtype);
+            Path tokenizer = checkpoint.resolve("tokenizer");
+            if (Files.isDirectory(tokenizer)) {
+                try (Stream<Path> files = Files.list(tokenizer)) {
+                    for (Path file : files.filter(Files::isRegularFile).toList()) {
+                        Files.copy(file, out.resolve(file.getFileName()),
+                                java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                    }
+                }
+            }
+            Path generation = baseModelDir == null ? null : baseModelDir.resolve("generation_config.json");
+            if (generation != null && Files.isRegularFile(generation)) {
+                Files.copy(generation, out.resolve("generation_config.json"),
+                        java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            }
+        } catch (IOException e) {
+            throw new LongctxException(out + ": cannot export (" + e.getMessage() + ")");
+        }
+    }
+
+    private static void writeWeights(Path source, Path out, long shardBytes, DType dtype) throws IOException {
+        List<Map<String, float[]>> shards = new ArrayList<>();
+        List<Map<String, long[]>> shapes = new ArrayList<>();
+        long current = 0;
+        try (SafetensorsFile file = SafetensorsFile.open(source)) {
+            for (String name : file.tensors().keySet()) {
+                long bytes = file.entry(name).elementCount() * dtype.bytes();
+                if (shards.isEmpty() || current > 0 && current + bytes > shardBytes) {
+                    shards.add(new LinkedHashMap<>());
+                    shapes.add(new LinkedHashMap<>());
+                    current = 0;
+                }
+                shards.get(shards.size() - 1).put(name, file.readFloats(name));
+                shapes.get(shapes.size() - 1).put(name, file.entry(name).shape());
+                current += bytes;
+            }
+        }
+        Files.deleteIfExists(out.resolve(HfCheckpoint.SINGLE_FILE));
+        Files.deleteIfExists(out.resolve(HfCheckpoint.INDEX_FILE));
+        if (shards.size() == 1) {
+            write(out.resolve(HfCheckpoint.SINGLE_FILE), shards.get(0), shapes.get(0), dtype);
+            return;
+        }
+        Map<String, Object> weightMap = new LinkedHashMap<>();
+        long total = 0;
+        for (int i = 0; i < shards.size(); i++) {
+            String name = String.format("model-%05d-of-%05d.safetensors", i + 1, shards.size());
+            write(out.resolve(name), shards.get(i), shapes.get(i), dtype);
+            for (Map.Entry<String, float[]> e : shards.get(i).entrySet()) {
+                weightMap.put(e.getKey(), name);
+                total += (long) e.getValue().length * dtype.bytes();
+            }
+        }
+        Map<String, Object> index = new LinkedHashMap<>();
+        index.put("metadata", Map.of("total_size", total));
+        index.put("weight_map", weightMap);
+        Files.writeString(out.resolve(HfCheckpoint.INDEX_FILE),
+                new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(index));
+    }
+
+    private static void write(Path file, Map<String, float[]> tensors, Map<String, long[]> shapes, DType dtype) {
+        SafetensorsWriter writer = new SafetensorsWriter(dtype).metadata("format", "pt");
+        tensors.forEach((name, values) -> writer.add(name, values, shapes.get(name)));
+        writer.write(file);
+    }
+
+    /** The base model directory recorded in a checkpoint's recipe, or null. */
+    public static Path baseModelDir(Path checkpoint) {
+        try {
+            Object recipe = new org.yaml.snakeyaml.Yaml().load(Files.readString(checkpoint.resolve("recipe.yaml")));
+            if (recipe instanceof Map<?, ?> root && root.get("model") instanceof Map<?, ?> model
+                    && model.get("path") instanceof String path) {
+                return Path.of(path);
+            }
+            return null;
+        } catch (IOException | RuntimeException e) {
+            return null;
+        }
+    }
+}
