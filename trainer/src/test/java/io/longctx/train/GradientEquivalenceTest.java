@@ -1,0 +1,147 @@
+package io.longctx.train;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.pytorch.engine.PtNDArray;
+import ai.djl.pytorch.jni.JniUtils;
+import io.longctx.data.pack.PackedSequence;
+import io.longctx.engine.PlainAttention;
+import io.longctx.engine.SdpaAttention;
+import io.longctx.model.LlamaModel;
+import io.longctx.model.LlamaWeights;
+import io.longctx.model.ModelConfig;
+import io.longctx.rope.YarnScaling;
+import io.longctx.testing.TinyModels;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Gradients that must not depend on how they are computed: activation checkpointing against the plain graph,
+ * k micro-batches against one k-times-larger batch, and the fused attention against the plain one.
+ */
+class GradientEquivalenceTest {
+    private NDManager manager;
+    private LlamaWeights weights;
+    private SdpaAttention sdpa;
+
+    @BeforeEach
+    void setUp() {
+        manager = NDManager.newBaseManager();
+        var json = TinyModels.llamaConfig().put("num_hidden_layers", 4);
+        ModelConfig config = ModelConfig.parse(json, "test").withRopeScaling(YarnScaling.of(2, 64));
+        weights = Parameters.randomInit(config, 0.2, 3, manager);
+        weights.tensors().values().forEach(p -> p.setRequiresGradient(true));
+        sdpa = SdpaAttention.create();
+    }
+
+    @AfterEach
+    void tearDown() {
+        sdpa.close();
+        manager.close();
+    }
+
+    private static PackedSequence sequence(long seed, int length, int used, int[] starts) {
+        Random random = new Random(seed);
+        int[] tokens = new int[length];
+        for (int i = 0; i < length; i++) {
+            tokens[i] = i < used ? 3 + random.nextInt(60) : 0;
+        }
+        return new PackedSequence(tokens, used, starts);
+    }
+
+    private Map<String, float[]> gradients() {
+        Map<String, float[]> grads = new LinkedHashMap<>();
+        for (Map.Entry<String, NDArray> e : weights.tensors().entrySet()) {
+            NDArray grad = e.getValue().getGradient();
+            grads.put(e.getKey(), grad.toFloatArray());
+            grad.close();
+            JniUtils.zeroGrad((PtNDArray) e.getValue());
+        }
+        return grads;
+    }
+
+    private static void assertSameGradients(Map<String, float[]> expected, Map<String, float[]> actual, float tol) {
+        for (String name : expected.keySet()) {
+            assertArrayEquals(expected.get(name), actual.get(name), tol, name);
+        }
+        float total = 0;
+        for (float[] g : expected.values()) {
+            for (float v : g) {
+                total += Math.abs(v);
+            }
+        }
+        assertTrue(total > 0, "gradients are not all zero");
+    }
+
+    @Test
+    void checkpointedGradients_equalPlainGradients() {
+        List<PackedSequence> batch = List.of(sequence(1, 48, 48, new int[] {0}), sequence(2, 48, 40,
+                new int[] {0, 17}));
+        LlamaModel model = new LlamaModel(weights, sdpa);
+        double plainLoss = new StepRunner(model, 0, false).forwardBackward(manager, batch, 1.0 / 85);
+        Map<String, float[]> plain = gradients();
+        for (int every : new int[] {1, 3}) {
+            double loss = new StepRunner(model, every, false).forwardBackward(manager, batch, 1.0 / 85);
+            assertEquals(plainLoss, loss, 1e-4);
+            assertSameGradients(plain, gradients(), 1e-6f);
+        }
+    }
+
+    @Test
+    void checkpointedGradients_equalPlainGradients_withDocumentMasking() {
+        List<PackedSequence> batch = List.of(sequence(5, 40, 40, new int[] {0, 9, 30}));
+        LlamaModel model = new LlamaModel(weights, sdpa);
+        new StepRunner(model, 0, true).forwardBackward(manager, batch, 0.1);
+        Map<String, float[]> plain = gradients();
+        new StepRunner(model, 2, true).forwardBackward(manager, batch, 0.1);
+        assertSameGradients(plain, gradients(), 1e-6f);
+    }
+
+    @Test
+    void microBatches_accumulateToTheLargeBatchGradient() {
+        List<PackedSequence> all = List.of(sequence(11, 32, 32, new int[] {0}), sequence(12, 32, 20, new int[] {0}),
+                sequence(13, 32, 32, new int[] {0, 5}), sequence(14, 32, 32, new int[] {0}));
+        long tokens = StepRunner.lossTokens(all);
+        StepRunner runner = new StepRunner(new LlamaModel(weights, sdpa), 0, false);
+        runner.forwardBackward(manager, all, 1.0 / tokens);
+        Map<String, float[]> large = gradients();
+        for (int i = 0; i < 4; i += 2) {
+            runner.forwardBackward(manager, all.subList(i, i + 2), 1.0 / tokens);
+        }
+        assertSameGradients(large, gradients(), 1e-6f);
+    }
+
+    @Test
+    void fusedAttentionGradients_equalPlainAttentionGradients() {
+        List<PackedSequence> batch = List.of(sequence(21, 40, 40, new int[] {0, 12}));
+        new StepRunner(new LlamaModel(weights, new PlainAttention()), 0, true).forwardBackward(manager, batch, 0.05);
+        Map<String, float[]> plain = gradients();
+        new StepRunner(new LlamaModel(weights, sdpa), 0, true).forwardBackward(manager, batch, 0.05);
+        assertSameGradients(plain, gradients(), 1e-5f);
+    }
+
+    @Test
+    void paddingIsMaskedOut() {
+        PackedSequence padded = sequence(31, 32, 20, new int[] {0});
+        int[] otherPadding = padded.tokens().clone();
+        for (int i = 20; i < 32; i++) {
+            otherPadding[i] = 50;
+        }
+        StepRunner runner = new StepRunner(new LlamaModel(weights, sdpa), 0, false);
+        double a = runner.forwardBackward(manager, List.of(padded), 1.0);
+        Map<String, float[]> first = gradients();
+        double b = runner.forwardBackward(manager, List.of(new PackedSequence(otherPadding, 20, new int[] {0})), 1.0);
+        assertEquals(a, b, 1e-5);
+        assertSameGradients(first, gradients(), 1e-6f);
+        assertEquals(19, StepRunner.lossTokens(List.of(padded)));
+    }
+}
