@@ -29,8 +29,9 @@ final class ExportCommand implements Callable<Integer> {
     @Option(names = "--dtype", defaultValue = "f32", description = "f32, bf16 or f16 (default ${DEFAULT-VALUE}).")
     String dtype;
 
-    @Option(names = "--shard-size-mb", defaultValue = "4096", description = "Largest safetensors shard in MiB.")
-    long shardMb;
+    @Option(names = "--shard-size", defaultValue = "4GB",
+            description = "Largest safetensors shard, e.g. 4GB, 500MB, 64KB (default ${DEFAULT-VALUE}).")
+    String shardSize;
 
     @Override
     public Integer call() {
@@ -40,12 +41,30 @@ final class ExportCommand implements Callable<Integer> {
             case "f16", "fp16", "float16" -> DType.F16;
             default -> throw new LongctxException("--dtype must be f32, bf16 or f16, got '" + dtype + "'");
         };
-        if (shardMb <= 0) {
-            throw new LongctxException("--shard-size-mb must be positive");
-        }
+        long shardBytes = parseSize(shardSize);
         Path checkpoint = Exporter.resolveCheckpoint(source, spec.commandLine().getErr()::println);
-        Exporter.export(checkpoint, out, shardMb << 20, type, Exporter.baseModelDir(checkpoint));
+        Exporter.export(checkpoint, out, shardBytes, type, Exporter.baseModelDir(checkpoint));
         spec.commandLine().getOut().println("exported " + checkpoint + " to " + out);
         return 0;
+    }
+
+    static long parseSize(String text) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?i)\\s*(\\d+(?:\\.\\d+)?)\\s*([KMG]?)I?B?\\s*")
+                .matcher(text);
+        if (!m.matches()) {
+            throw new LongctxException("--shard-size: expected a size like 4GB, 500MB or 64KB, got '" + text + "'");
+        }
+        double value = Double.parseDouble(m.group(1));
+        long unit = switch (m.group(2).toUpperCase(Locale.ROOT)) {
+            case "K" -> 1L << 10;
+            case "M" -> 1L << 20;
+            case "G" -> 1L << 30;
+            default -> 1L;
+        };
+        long bytes = (long) (value * unit);
+        if (bytes <= 0) {
+            throw new LongctxException("--shard-size must be positive, got '" + text + "'");
+        }
+        return bytes;
     }
 }
