@@ -47,7 +47,7 @@ public final class TinyRuns {
                   sources: [{type: text, path: docs}]
                   tokenizer: byte
                   packing: {mode: concat, seq_len: 64}
-                  validation_fraction: 0.1
+                  validation_fraction: 0.25
                   store: store
                 train:
                   steps: %d
