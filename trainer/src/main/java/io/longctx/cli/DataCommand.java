@@ -1,5 +1,6 @@
 package io.longctx.cli;
 
+import io.longctx.eval.JsonText;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.longctx.LongctxException;
 import io.longctx.data.PackBenchmark;
@@ -69,7 +70,7 @@ final class DataCommand implements Runnable {
                 result.put("seq_len", opened.seqLen());
                 result.put("vocab_size", opened.manifest().path("vocab_size").asInt());
                 result.put("stats", opened.manifest().path("stats"));
-                out.println(Json.compact(result));
+                out.println(JsonText.compact(result));
             } else {
                 out.println(statsTable(opened));
             }
@@ -152,7 +153,7 @@ final class DataCommand implements Runnable {
             PackBenchmark.Result r = PackBenchmark.run(recipe.load().data(), spec.commandLine().getErr()::println);
             PrintWriter out = spec.commandLine().getOut();
             if (json) {
-                out.println(Json.compact(r));
+                out.println(JsonText.compact(r));
             } else {
                 out.printf(Locale.ROOT, "documents %d, tokens %,d%n", r.documents(), r.tokens());
                 out.printf(Locale.ROOT, "tokenizer only: %,.0f tokens/s (%.2f s)%n", r.tokenizerTokensPerSecond(),

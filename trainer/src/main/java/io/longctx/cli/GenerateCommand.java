@@ -1,8 +1,11 @@
 package io.longctx.cli;
 
+import io.longctx.eval.JsonText;
 import io.longctx.LongctxException;
 import io.longctx.data.TokenIdsFile;
 import io.longctx.eval.Generator;
+import io.longctx.eval.ModelSession;
+import io.longctx.eval.TokenInput;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -85,7 +88,7 @@ final class GenerateCommand implements Callable<Integer> {
                 if (text != null) {
                     result.put("text", text);
                 }
-                out.println(Json.compact(result));
+                out.println(JsonText.compact(result));
             } else {
                 out.println(text != null ? text : Arrays.toString(generated));
             }

@@ -1,9 +1,11 @@
 package io.longctx.cli;
 
+import io.longctx.eval.JsonText;
 import io.longctx.LongctxException;
 import io.longctx.model.ModelConfig;
 import io.longctx.rope.RopeFrequencies;
 import io.longctx.rope.RopeScaling;
+import io.longctx.eval.ModelSession;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -64,7 +66,7 @@ final class RopeCommand implements Callable<Integer> {
             result.put("rotary_dim", model.rotaryDim());
             result.put("rope_theta", model.ropeTheta());
             result.put("seq_len", length);
-            out.println(Json.compact(result));
+            out.println(JsonText.compact(result));
             return 0;
         }
         out.printf(Locale.ROOT, "rope_type %s  factor %s  rotary_dim %d  rope_theta %s  seq_len %d%n", f.ropeType(),

@@ -1,8 +1,11 @@
 package io.longctx.cli;
 
+import io.longctx.eval.JsonText;
 import io.longctx.LongctxException;
 import io.longctx.data.TokenIdsFile;
 import io.longctx.eval.TokenScorer;
+import io.longctx.eval.ModelSession;
+import io.longctx.eval.TokenInput;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -67,7 +70,7 @@ final class ScoreCommand implements Callable<Integer> {
                 result.put("tokens", ids.length);
                 result.put("mean_nll", mean);
                 result.put("nll", nll);
-                out.println(Json.compact(result));
+                out.println(JsonText.compact(result));
             } else {
                 out.printf(Locale.ROOT, "tokens %d  predicted %d  mean_nll %.6f  perplexity %.4f%n", ids.length,
                         nll.length, mean, Math.exp(mean));

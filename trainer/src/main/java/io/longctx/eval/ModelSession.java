@@ -1,4 +1,4 @@
-package io.longctx.cli;
+package io.longctx.eval;
 
 import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.core.JsonProcessingException;
@@ -20,12 +20,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /** A model loaded for a command: weights, attention implementation, optional tokenizer, all closed together. */
-final class ModelSession implements AutoCloseable {
-    final Path dir;
-    final NDManager manager;
-    final LlamaWeights weights;
-    final LlamaModel model;
-    final TextTokenizer tokenizer;
+public final class ModelSession implements AutoCloseable {
+    public final Path dir;
+    public final NDManager manager;
+    public final LlamaWeights weights;
+    public final LlamaModel model;
+    public final TextTokenizer tokenizer;
     private final Attention attention;
 
     private ModelSession(Path dir, NDManager manager, LlamaWeights weights, Attention attention, LlamaModel model,
@@ -42,7 +42,7 @@ final class ModelSession implements AutoCloseable {
      * @param ropeOverride a --rope-scaling value, or null to keep the model's own scaling
      * @param attentionName "sdpa" or "plain"
      */
-    static ModelSession open(Path dir, String ropeOverride, String attentionName) {
+    public static ModelSession open(Path dir, String ropeOverride, String attentionName) {
         ModelConfig config = ModelConfig.load(dir);
         RopeScaling scaling = ropeOverride == null ? config.ropeScaling() : parseRopeScaling(ropeOverride, config);
         NDManager manager = NDManager.newBaseManager();
@@ -74,7 +74,7 @@ final class ModelSession implements AutoCloseable {
      * A --rope-scaling value: "none", "model" (the config's own), an inline JSON object in HF rope_scaling form,
      * or a JSON file holding such an object or a whole config.json.
      */
-    static RopeScaling parseRopeScaling(String value, ModelConfig config) {
+    public static RopeScaling parseRopeScaling(String value, ModelConfig config) {
         String trimmed = value.trim();
         if (trimmed.equals("model")) {
             return config.ropeScaling();
@@ -117,7 +117,7 @@ final class ModelSession implements AutoCloseable {
         }
     }
 
-    Integer bosId() {
+    public Integer bosId() {
         return weights.config().bosTokenId();
     }
 

@@ -1,4 +1,4 @@
-package io.longctx.cli;
+package io.longctx.eval;
 
 import io.longctx.LongctxException;
 import io.longctx.data.TokenIdsFile;
@@ -10,12 +10,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /** Turning command-line inputs (.ids files, text files, text strings) into token ids. */
-final class TokenInput {
+public final class TokenInput {
     private TokenInput() {
     }
 
     /** Tokenizes text with the model's tokenizer and prepends BOS when the model has one, as HF Llama does. */
-    static int[] fromText(ModelSession session, String text, String what) {
+    public static int[] fromText(ModelSession session, String text, String what) {
         if (session.tokenizer == null) {
             throw new LongctxException(what + ": " + session.dir + " has no tokenizer.json; give token ids with "
                     + "--ids instead");
@@ -31,7 +31,7 @@ final class TokenInput {
         return withBos;
     }
 
-    static String readText(Path file) {
+    public static String readText(Path file) {
         if (!Files.isRegularFile(file)) {
             throw new LongctxException(file + ": not found");
         }
@@ -48,7 +48,7 @@ final class TokenInput {
     }
 
     /** A document for evaluation: .ids files as they are (a leading BOS removed), other files tokenized. */
-    static int[] document(ModelSession session, Path file) {
+    public static int[] document(ModelSession session, Path file) {
         if (TokenIdsFile.isIdsFile(file)) {
             int[] ids = TokenIdsFile.read(file);
             Integer bos = session.bosId();

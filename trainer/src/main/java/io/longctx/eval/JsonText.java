@@ -1,27 +1,27 @@
-package io.longctx.cli;
+package io.longctx.eval;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import java.io.UncheckedIOException;
 
-/** JSON output of the commands: one compact object per line, or an indented file. */
-final class Json {
-    static final ObjectMapper MAPPER = new ObjectMapper();
+/** JSON text of result objects: compact for one-line command output, indented for files. */
+public final class JsonText {
+    private static final ObjectMapper COMPACT = new ObjectMapper();
     private static final ObjectMapper PRETTY = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
-    private Json() {
+    private JsonText() {
     }
 
-    static String compact(Object value) {
+    public static String compact(Object value) {
         try {
-            return MAPPER.writeValueAsString(value);
+            return COMPACT.writeValueAsString(value);
         } catch (JsonProcessingException e) {
             throw new UncheckedIOException(e);
         }
     }
 
-    static String pretty(Object value) {
+    public static String pretty(Object value) {
         try {
             return PRETTY.writeValueAsString(value);
         } catch (JsonProcessingException e) {

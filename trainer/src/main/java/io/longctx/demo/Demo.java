@@ -1,0 +1,135 @@
+package io.longctx.demo;
+
+import io.longctx.LongctxException;
+import io.longctx.Progress;
+import io.longctx.eval.ModelSession;
+import io.longctx.eval.PasskeyStudy;
+import io.longctx.eval.PerplexityStudy;
+import io.longctx.model.ModelConfig;
+import io.longctx.safetensors.DType;
+import io.longctx.train.Checkpoints;
+import io.longctx.train.Exporter;
+import io.longctx.train.Recipe;
+import io.longctx.train.Trainer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.function.Consumer;
+
+/**
+ * The end-to-end demonstration: pretrain a small model at a short context, extend it with YaRN by fine-tuning, and
+ * show what that does — perplexity by length for the base model unscaled, with PI, NTK-aware and YaRN applied
+ * without fine-tuning, and for the fine-tuned model; passkey retrieval for base and fine-tuned; a report folder.
+ * Every stage reuses what an earlier run finished.
+ */
+public final class Demo {
+    private final DemoPlan plan;
+    private final Consumer<String> log;
+    private final Map<String, Double> timings = new LinkedHashMap<>();
+
+    public Demo(DemoPlan plan, Consumer<String> log) {
+        this.plan = plan;
+        this.log = log;
+    }
+
+    /** Runs every stage; returns the report file. */
+    public Path run() {
+        long start = System.nanoTime();
+        Recipe pretrain = Recipe.load(plan.pretrainRecipe(), plan.pretrainOverrides());
+        boolean reusedBase = Files.isRegularFile(plan.baseDir().resolve("config.json"));
+        if (reusedBase) {
+            log.accept("demo: stage 1 skipped, reusing the base model at " + plan.baseDir());
+        } else {
+            timed("stage 1: pretrain", () -> train(pretrain));
+            export(pretrain.run().outputDir(), plan.baseDir());
+        }
+        Recipe extend = Recipe.load(plan.extendRecipe(), plan.extendOverrides());
+        if (extend.model().isRandom() || !extend.model().path().toAbsolutePath().normalize()
+                .equals(plan.baseDir().toAbsolutePath().normalize())) {
+            throw new LongctxException(plan.extendRecipe() + ": model.path must be the stage-1 export "
+                    + plan.baseDir() + " (got " + extend.model().path() + ")");
+        }
+        if (extend.ropeScaling() == null) {
+            throw new LongctxException(plan.extendRecipe() + ": the extension recipe needs rope_scaling");
+        }
+        timed("stage 2: extend", () -> train(extend));
+        Path extended = plan.out().resolve("extended-model");
+        export(extend.run().outputDir(), extended);
+
+        ModelConfig base = ModelConfig.load(plan.baseDir());
+        int original = base.maxPositions();
+        int target = extend.data().packing().seqLen();
+        double factor = extend.ropeScaling().factor();
+        List<Integer> lengths = plan.evalLengths().isEmpty() ? doublings(original, target) : plan.evalLengths();
+        List<PerplexityStudy.Variant> variants = List.of(
+                new PerplexityStudy.Variant(plan.baseDir(), "none"),
+                new PerplexityStudy.Variant(plan.baseDir(), scaling("linear", factor, original)),
+                new PerplexityStudy.Variant(plan.baseDir(), scaling("ntk", factor, original)),
+                new PerplexityStudy.Variant(plan.baseDir(), scaling("yarn", factor, original)),
+                new PerplexityStudy.Variant(extended, "model"));
+        List<Path> files = PerplexityStudy.expand(plan.evalData());
+        List<PerplexityStudy.VariantResult> perplexity = new ArrayList<>();
+        timed("evaluation: perplexity", () -> perplexity.addAll(PerplexityStudy.run(variants, files, lengths,
+                plan.stride(), plan.evalMaxTokens(), plan.attention(), log)));
+        PerplexityStudy.write(plan.out(), perplexity, plan.stride(), files, plan.evalMaxTokens());
+        List<PasskeyStudy.Result> passkey = new ArrayList<>();
+        timed("evaluation: passkey", () -> {
+            for (Path model : List.of(plan.baseDir(), extended)) {
+                try (ModelSession session = ModelSession.open(model, null, plan.attention())) {
+                    passkey.add(PasskeyStudy.run(session, lengths, plan.passkeyDepths(), plan.passkeyTrials(), 1234,
+                            log));
+                }
+            }
+        });
+        PasskeyStudy.write(plan.out(), "passkey-base", passkey.get(0), 1234);
+        PasskeyStudy.write(plan.out(), "passkey-extended", passkey.get(1), 1234);
+        double total = (System.nanoTime() - start) / 1e9;
+        Path report = new Report(plan, pretrain, extend, reusedBase, perplexity, passkey, timings, total).write();
+        log.accept(String.format(Locale.ROOT, "demo: done in %s", Progress.formatDuration(total)));
+        return report;
+    }
+
+    private void train(Recipe recipe) {
+        int code = new Trainer(recipe, log).run(false);
+        if (code != Trainer.EXIT_DONE) {
+            throw new LongctxException("training " + recipe.file() + " stopped with exit code " + code
+                    + "; rerun the demo to resume");
+        }
+    }
+
+    private void export(Path runDir, Path out) {
+        Path checkpoint = new Checkpoints(runDir).newestValid(log);
+        if (checkpoint == null) {
+            throw new LongctxException(runDir + ": no checkpoint to export");
+        }
+        Exporter.export(checkpoint, out, 4L << 30, DType.F32, Exporter.baseModelDir(checkpoint));
+        log.accept("demo: exported " + checkpoint + " to " + out);
+    }
+
+    private void timed(String stage, Runnable work) {
+        long start = System.nanoTime();
+        log.accept("demo: " + stage);
+        work.run();
+        timings.put(stage, (System.nanoTime() - start) / 1e9);
+    }
+
+    static String scaling(String type, double factor, int original) {
+        return String.format(Locale.ROOT, "{\"rope_type\": \"%s\", \"factor\": %s, "
+                + "\"original_max_position_embeddings\": %d}", type, factor, original);
+    }
+
+    static List<Integer> doublings(int from, int to) {
+        List<Integer> lengths = new ArrayList<>();
+        for (long l = from; l <= to; l *= 2) {
+            lengths.add((int) l);
+        }
+        if (lengths.get(lengths.size() - 1) != to) {
+            lengths.add(to);
+        }
+        return lengths;
+    }
+}
