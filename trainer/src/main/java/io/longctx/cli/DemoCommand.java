@@ -46,7 +46,7 @@ final class DemoCommand implements Callable<Integer> {
     List<String> extendOverrides = new ArrayList<>();
 
     @Option(names = "--eval-data", arity = "1..*", paramLabel = "PATH",
-            defaultValue = "data/demo-corpus/sotu/20*.txt",
+            defaultValue = "data/demo-corpus/sotu/201*.txt",
             description = "Held-out documents (globs allowed). Default: ${DEFAULT-VALUE}, the addresses the "
                     + "recipes do not train on.")
     List<String> evalData;

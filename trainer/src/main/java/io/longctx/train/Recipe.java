@@ -67,7 +67,8 @@ public record Recipe(
             DataConfig data) {
         int seqLen = data.packing().seqLen();
         RecipeNode seqNode = root.get("data").get("packing");
-        int original = architecture.maxPositions();
+        int original = scaling == null ? architecture.maxPositions()
+                : scaling.originalContext(architecture.maxPositions());
         if (scaling != null && scaling.factor() > 1) {
             seqNode.require("seq_len", seqLen > original, "must be above the original context " + original
                     + " when rope_scaling extends it (got " + seqLen + ")");

@@ -1,0 +1,68 @@
+package io.longctx.demo;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.longctx.testing.CliRun;
+import io.longctx.testing.TinyRuns;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The demo pipeline end to end on a tiny model (a few steps, short lengths), so it cannot silently break:
+ * pretrain, export, extend with YaRN and activation checkpointing, evaluate five variants, passkey, report; then a
+ * second run that reuses the base model.
+ */
+class ShrunkenDemoTest {
+    @TempDir
+    Path tmp;
+
+    @Test
+    void demoRunsEndToEnd_andReusesTheBaseModel() throws Exception {
+        Path pretrain = TinyRuns.writeRecipe(tmp, 6, "");
+        Path extend = tmp.resolve("extend.yaml");
+        Files.writeString(extend, TinyRuns.recipe(tmp, 3, """
+                rope_scaling: {rope_type: yarn, factor: 4, original_max_position_embeddings: 64}
+                activation_checkpointing: every_layer
+                """).replace("""
+                model:
+                  init: random
+                  architecture: {model_type: llama, hidden_size: 32, intermediate_size: 64, num_hidden_layers: 2,
+                                 num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 259,
+                                 max_position_embeddings: 64, tie_word_embeddings: true, bos_token_id: 1,
+                                 eos_token_id: 2}
+                """, "model: {path: base}\n").replace("seq_len: 64", "seq_len: 256").replace("store: store",
+                "store: store-long").replace("dir: run", "dir: run-long"));
+        String[] args = {"demo", "--pretrain", pretrain.toString(), "--extend", extend.toString(), "--base",
+            tmp.resolve("base").toString(), "--out", tmp.resolve("report").toString(), "--eval-data",
+            tmp.resolve("docs").toString() + "/doc0*.txt", "--eval-max-tokens", "600", "--stride", "64",
+            "--passkey-trials", "1", "--passkey-depths", "0,1"};
+        CliRun first = CliRun.of(args);
+        assertEquals(0, first.exitCode(), first.err());
+        Path report = tmp.resolve("report/report.md");
+        String md = Files.readString(report);
+        assertTrue(md.contains("| variant | 64 | 128 | 256 |"), md);
+        for (String variant : new String[] {"| base |", "| base linear x4 |", "| base ntk x4 |", "| base yarn x4 |",
+            "| extended-model yarn x4 |"}) {
+            assertTrue(md.contains(variant), variant + " in " + md);
+        }
+        assertTrue(md.contains("## Checks") && md.contains("YaRN without fine-tuning beats PI"), md);
+        for (String file : new String[] {"perplexity.png", "loss-by-position.png", "passkey-base.png",
+            "passkey-extended.png", "results.json", "extended-model/config.json", "extended-model/tokenizer.json"}) {
+            assertTrue(Files.isRegularFile(tmp.resolve("report").resolve(file)), file);
+        }
+        JsonNode config = new ObjectMapper().readTree(tmp.resolve("report/extended-model/config.json").toFile());
+        assertEquals("yarn", config.path("rope_scaling").path("rope_type").asText());
+        assertEquals(256, config.path("max_position_embeddings").asInt());
+        assertTrue(first.out().contains("report: "), first.out());
+
+        CliRun second = CliRun.of(args);
+        assertEquals(0, second.exitCode(), second.err());
+        assertTrue(second.err().contains("stage 1 skipped, reusing the base model"), second.err());
+        assertTrue(second.err().contains("nothing to do"), second.err());
+    }
+}

@@ -1,0 +1,93 @@
+package io.longctx.train;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.longctx.rope.YarnScaling;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The recipes in configs/ parse and say what their comments say. */
+class ShippedRecipesTest {
+    @TempDir
+    Path tmp;
+
+    private static Path configs() {
+        for (Path dir = Path.of("").toAbsolutePath(); dir != null; dir = dir.getParent()) {
+            if (Files.isDirectory(dir.resolve("configs")) && Files.isRegularFile(dir.resolve("pom.xml"))
+                    && Files.isDirectory(dir.resolve("trainer"))) {
+                return dir.resolve("configs");
+            }
+        }
+        throw new AssertionError("configs/ not found above " + Path.of("").toAbsolutePath());
+    }
+
+    /** A model directory holding only a config.json (recipes read the architecture, not the weights). */
+    private Path modelDir(String name, String config) throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve(name));
+        Files.writeString(dir.resolve("config.json"), config);
+        return dir;
+    }
+
+    @Test
+    void demoPretrain_trainsAtTheShortContextWithoutScaling() {
+        Recipe r = Recipe.load(configs().resolve("demo-pretrain.yaml"), List.of());
+        assertTrue(r.model().isRandom());
+        assertEquals(256, r.data().packing().seqLen());
+        assertEquals(256, r.architecture().maxPositions());
+        assertEquals(null, r.ropeScaling());
+    }
+
+    @Test
+    void demoYarn_extends8xWithActivationCheckpointing() throws Exception {
+        Path base = modelDir("base", """
+                {"model_type": "llama", "hidden_size": 192, "intermediate_size": 512, "num_hidden_layers": 4,
+                 "num_attention_heads": 6, "num_key_value_heads": 2, "vocab_size": 259,
+                 "max_position_embeddings": 256, "tie_word_embeddings": true}
+                """);
+        Recipe r = Recipe.load(configs().resolve("demo-yarn.yaml"), List.of("model.path=" + base));
+        YarnScaling yarn = (YarnScaling) r.ropeScaling();
+        assertEquals(8.0, yarn.factor());
+        assertEquals(256, yarn.originalContext());
+        assertEquals(2048, r.data().packing().seqLen());
+        assertEquals(1, r.run().checkpointLayers());
+    }
+
+    @Test
+    void llama2Recipe_mirrorsTheYarnPaper() throws Exception {
+        Path llama = modelDir("llama2", """
+                {"model_type": "llama", "hidden_size": 4096, "intermediate_size": 11008, "num_hidden_layers": 32,
+                 "num_attention_heads": 32, "num_key_value_heads": 32, "vocab_size": 32000,
+                 "max_position_embeddings": 4096, "rms_norm_eps": 1e-5, "rope_theta": 10000.0}
+                """);
+        Recipe r = Recipe.load(configs().resolve("llama2-7b-yarn-64k.yaml"), List.of("model.path=" + llama));
+        assertEquals(16.0, r.ropeScaling().factor());
+        assertEquals(65536, r.data().packing().seqLen());
+        assertEquals(400, r.train().steps());
+        assertEquals(64, r.train().sequencesPerStep());
+        assertEquals(2e-5, r.train().lr());
+        assertEquals(20, r.train().warmupSteps());
+        assertEquals(TrainConfig.Schedule.LINEAR, r.train().schedule());
+        assertEquals(0.95, r.train().beta2());
+        assertEquals(0.0, r.train().weightDecay());
+        assertEquals(RunConfig.Device.GPU, r.run().device());
+    }
+
+    @Test
+    void mistralRecipe_mirrorsTheYarnPaper() throws Exception {
+        Path mistral = modelDir("mistral", """
+                {"model_type": "mistral", "hidden_size": 4096, "intermediate_size": 14336, "num_hidden_layers": 32,
+                 "num_attention_heads": 32, "num_key_value_heads": 8, "vocab_size": 32000,
+                 "max_position_embeddings": 32768, "rope_theta": 10000.0, "sliding_window": 4096}
+                """);
+        Recipe r = Recipe.load(configs().resolve("mistral-7b-yarn-64k.yaml"), List.of("model.path=" + mistral));
+        assertEquals(8.0, r.ropeScaling().factor());
+        assertEquals(8192, ((YarnScaling) r.ropeScaling()).originalContext());
+        assertEquals(1000, r.train().steps());
+        assertEquals(1e-6, r.train().lr());
+        assertEquals(TrainConfig.Schedule.CONSTANT, r.train().schedule());
+    }
+}
