@@ -14,7 +14,7 @@ import picocli.CommandLine.Command;
         description = "Extend the context window of pretrained RoPE language models.",
         subcommands = {RopeCommand.class, ScoreCommand.class, GenerateCommand.class, EvalCommand.class,
                 PackCommand.class, DataCommand.class, TrainCommand.class, ExportCommand.class,
-                PasskeyCommand.class, DemoCommand.class,
+                PasskeyCommand.class, DemoCommand.class, BenchCommand.class, BenchCommand.Child.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     public static final int EXIT_INPUT_ERROR = 2;

@@ -2,6 +2,7 @@ package io.longctx.train;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.engine.PtNDArray;
@@ -17,9 +18,13 @@ import java.util.Map;
  * Forward and backward of one micro-batch, accumulating parameter gradients. Without activation checkpointing the
  * whole graph is kept; with it, the forward runs without a graph keeping only the input of every k-layer segment,
  * and backward recomputes each segment with a graph, last to first, feeding the gradient of its output and taking
- * the gradient of its input to the previous segment.
+ * the gradient of its input to the previous segment. The output head and loss then also run in chunks of positions,
+ * so no (length, vocabulary) logits tensor is ever whole: peak memory grows linearly with length.
  */
 public final class StepRunner {
+    /** Positions per output-head chunk under checkpointing: bounds the (positions, vocab) logits in memory. */
+    static final int HEAD_CHUNK = 512;
+
     private final LlamaModel model;
     private final int checkpointLayers;
     private final boolean documentAware;
@@ -143,13 +148,24 @@ public final class StepRunner {
             x = next;
         }
         JniUtils.setGradMode(true);
-        double nllValue;
+        double nllValue = 0;
         NDArray upstream;
         try (NDManager head = scope.newSubManager()) {
+            // the output head in position chunks, each with its own backward: (chunk, vocab) logits at a time
             NDArray top = leaf(head, x);
-            NDArray nll = nllSum(model.finalNorm(top), in);
-            nllValue = nll.getFloat();
-            backward(nll.mul(Tensors.scalar(head, lossScale, DataType.FLOAT32)), null);
+            long t = top.getShape().get(1);
+            for (long a = 0; a < t; a += HEAD_CHUNK) {
+                long b = Math.min(t, a + HEAD_CHUNK);
+                try (NDManager chunk = head.newSubManager()) {
+                    NDIndex range = new NDIndex(":, {}:{}", a, b);
+                    NDArray part = top.get(range);
+                    part.attach(chunk);
+                    Inputs slice = new Inputs(null, in.targets.get(range), in.mask.get(range), null);
+                    NDArray nll = nllSum(model.finalNorm(part), slice);
+                    nllValue += nll.getFloat();
+                    backward(nll.mul(Tensors.scalar(chunk, lossScale, DataType.FLOAT32)), null);
+                }
+            }
             upstream = gradientOf(top, scope);
         }
         for (int segment = segmentInputs.size() - 1; segment >= 0; segment--) {

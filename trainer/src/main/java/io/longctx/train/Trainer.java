@@ -218,26 +218,16 @@ public final class Trainer {
                 for (int step = state.step() + 1; step <= t.steps(); step++) {
                     long stepStart = System.nanoTime();
                     BatchLoader.StepBatch batch = loader.next();
-                    long stepTokens = 0;
-                    for (List<PackedSequence> micro : batch.microBatches()) {
-                        stepTokens += StepRunner.lossTokens(micro);
-                    }
-                    double nll = 0;
-                    for (List<PackedSequence> micro : batch.microBatches()) {
-                        nll += runner.forwardBackward(manager, micro, 1.0 / Math.max(1, stepTokens));
-                    }
-                    double loss = nll / Math.max(1, stepTokens);
-                    double norm = StepRunner.globalGradNorm(manager, trainable);
                     double lr = schedule.at(step);
-                    boolean finite = Double.isFinite(loss) && Double.isFinite(norm);
-                    double clip = t.clipNorm() > 0 && finite ? Math.min(1.0, t.clipNorm() / (norm + 1e-6)) : 1.0;
-                    int bad = state.badSteps();
-                    if (finite) {
-                        optimizer.step(trainable, step, lr, clip);
-                        bad = 0;
-                    } else {
-                        zeroGradients();
-                        bad++;
+                    OptimizerStep.Outcome outcome = OptimizerStep.run(manager, runner, optimizer, trainable,
+                            batch.microBatches(), step, lr, t.clipNorm());
+                    long stepTokens = outcome.tokens();
+                    double loss = outcome.loss();
+                    double norm = outcome.gradNorm();
+                    double clip = outcome.clipScale();
+                    boolean finite = outcome.finite();
+                    int bad = finite ? 0 : state.badSteps() + 1;
+                    if (!finite) {
                         log.accept(String.format(Locale.ROOT, "step %d: loss %s, gradient norm %s: step skipped "
                                 + "(%d in a row, limit %d)", step, loss, norm, bad, t.maxBadSteps()));
                     }
@@ -292,12 +282,6 @@ public final class Trainer {
             log.accept(String.format(Locale.ROOT, "done: %d steps, final loss %.4f, peak rss %d MiB; checkpoints in "
                     + "%s", t.steps(), state.lastLoss(), Memory.peakResidentMiB(), checkpoints.root()));
             return EXIT_DONE;
-        }
-
-        private void zeroGradients() {
-            for (NDArray p : trainable.values()) {
-                ai.djl.pytorch.jni.JniUtils.zeroGrad((ai.djl.pytorch.engine.PtNDArray) p);
-            }
         }
 
         private Path checkpoint(TrainingState state) {

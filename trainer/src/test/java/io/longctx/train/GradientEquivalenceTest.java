@@ -97,6 +97,18 @@ class GradientEquivalenceTest {
     }
 
     @Test
+    void checkpointedGradients_equalPlainGradients_whenTheHeadRunsInChunks() {
+        int length = 2 * StepRunner.HEAD_CHUNK + 77;
+        List<PackedSequence> batch = List.of(sequence(3, length, length - 5, new int[] {0}));
+        LlamaModel model = new LlamaModel(weights, sdpa);
+        double plainLoss = new StepRunner(model, 0, false).forwardBackward(manager, batch, 1.0 / length);
+        Map<String, float[]> plain = gradients();
+        double loss = new StepRunner(model, 2, false).forwardBackward(manager, batch, 1.0 / length);
+        assertEquals(plainLoss, loss, 1e-3);
+        assertSameGradients(plain, gradients(), 1e-6f);
+    }
+
+    @Test
     void checkpointedGradients_equalPlainGradients_withDocumentMasking() {
         List<PackedSequence> batch = List.of(sequence(5, 40, 40, new int[] {0, 9, 30}));
         LlamaModel model = new LlamaModel(weights, sdpa);

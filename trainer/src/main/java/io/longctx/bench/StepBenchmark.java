@@ -1,0 +1,134 @@
+package io.longctx.bench;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import io.longctx.data.pack.PackedSequence;
+import io.longctx.engine.Attention;
+import io.longctx.engine.PlainAttention;
+import io.longctx.engine.SdpaAttention;
+import io.longctx.model.LlamaModel;
+import io.longctx.model.LlamaWeights;
+import io.longctx.model.ModelConfig;
+import io.longctx.train.AdamW;
+import io.longctx.train.Memory;
+import io.longctx.train.OptimizerStep;
+import io.longctx.train.Parameters;
+import io.longctx.train.StepRunner;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+
+/**
+ * Full training steps (forward, backward, clipping, AdamW) of a reference model at one length, exactly as the trainer
+ * runs them; reports the median step time after warm-up, peak resident memory, and the live NDArray handles and JVM
+ * heap before and after (both must stay flat).
+ */
+public final class StepBenchmark {
+    private StepBenchmark() {
+    }
+
+    public static Map<String, Object> run(String configName, int length, int checkpointLayers, String attentionName,
+            int warmup, int steps, Device device) {
+        ModelConfig config = BenchModels.config(configName, length);
+        Attention attention = attentionName.equals("plain") ? new PlainAttention() : SdpaAttention.create();
+        try (NDManager manager = NDManager.newBaseManager(device)) {
+            LlamaWeights weights = Parameters.randomInit(config, 0.02, 1, manager);
+            Map<String, NDArray> trainable = weights.tensors();
+            trainable.values().forEach(p -> p.setRequiresGradient(true));
+            try (AdamW optimizer = new AdamW(manager, trainable, 0.9, 0.95, 1e-8, 0.0)) {
+                StepRunner runner = new StepRunner(new LlamaModel(weights, attention), checkpointLayers, false);
+                Random random = new Random(7);
+                double[] times = new double[steps];
+                int handlesBefore = 0;
+                long heapBefore = 0;
+                for (int i = 0; i < warmup + steps; i++) {
+                    if (i == warmup) {
+                        handlesBefore = manager.getManagedArrays().size();
+                        heapBefore = heapAfterGc();
+                    }
+                    int[] tokens = new int[length];
+                    for (int t = 0; t < length; t++) {
+                        tokens[t] = random.nextInt(config.vocabSize());
+                    }
+                    List<List<PackedSequence>> batch = List.of(List.of(new PackedSequence(tokens, length,
+                            new int[] {0})));
+                    long start = System.nanoTime();
+                    OptimizerStep.run(manager, runner, optimizer, trainable, batch, i + 1, 1e-4, 1.0);
+                    if (i >= warmup) {
+                        times[i - warmup] = (System.nanoTime() - start) / 1e9;
+                    }
+                }
+                double[] sorted = times.clone();
+                Arrays.sort(sorted);
+                double median = sorted[sorted.length / 2];
+                Map<String, Object> result = new LinkedHashMap<>();
+                result.put("config", configName);
+                result.put("length", length);
+                result.put("checkpointing", checkpointLayers > 0);
+                result.put("attention", attentionName);
+                result.put("step_s", median);
+                result.put("step_times_s", times);
+                result.put("tokens_per_s", length / median);
+                result.put("achieved_gflops", BenchModels.stepFlops(config, length, length) / median / 1e9);
+                result.put("peak_rss_mib", Memory.peakResidentMiB());
+                result.put("handles_before", handlesBefore);
+                result.put("handles_after", manager.getManagedArrays().size());
+                result.put("heap_before_mib", heapBefore);
+                result.put("heap_after_mib", heapAfterGc());
+                return result;
+            }
+        } finally {
+            if (attention instanceof SdpaAttention sdpa) {
+                sdpa.close();
+            }
+        }
+    }
+
+    static long heapAfterGc() {
+        Runtime runtime = Runtime.getRuntime();
+        for (int i = 0; i < 3; i++) {
+            System.gc();
+        }
+        return (runtime.totalMemory() - runtime.freeMemory()) >> 20;
+    }
+
+    /** Attention alone, forward and backward, fused against plain; (seconds fused, seconds plain or NaN). */
+    public static Map<String, Object> attention(int length, int heads, int headDim, boolean includePlain,
+            Device device) {
+        Map<String, Object> result = new LinkedHashMap<>();
+        result.put("length", length);
+        try (NDManager manager = NDManager.newBaseManager(device); SdpaAttention sdpa = SdpaAttention.create()) {
+            result.put("sdpa_s", timeAttention(manager, sdpa, length, heads, headDim));
+            result.put("plain_s", includePlain ? timeAttention(manager, new PlainAttention(), length, heads, headDim)
+                    : null);
+        }
+        result.put("peak_rss_mib", Memory.peakResidentMiB());
+        return result;
+    }
+
+    private static double timeAttention(NDManager parent, Attention attention, int length, int heads, int hd) {
+        List<Double> times = new ArrayList<>();
+        for (int r = 0; r < 3; r++) {
+            try (NDManager scope = parent.newSubManager()) {
+                NDArray q = scope.randomNormal(new ai.djl.ndarray.types.Shape(1, heads, length, hd));
+                NDArray k = scope.randomNormal(new ai.djl.ndarray.types.Shape(1, heads, length, hd));
+                NDArray v = scope.randomNormal(new ai.djl.ndarray.types.Shape(1, heads, length, hd));
+                q.setRequiresGradient(true);
+                boolean grad = ai.djl.pytorch.jni.JniUtils.isGradMode();
+                ai.djl.pytorch.jni.JniUtils.setGradMode(true);
+                long start = System.nanoTime();
+                NDArray out = attention.attend(q, k, v, true);
+                ai.djl.pytorch.jni.JniUtils.backward((ai.djl.pytorch.engine.PtNDArray) out,
+                        (ai.djl.pytorch.engine.PtNDArray) out.onesLike(), false, false);
+                q.getGradient().getFloat(0, 0, 0, 0);
+                times.add((System.nanoTime() - start) / 1e9);
+                ai.djl.pytorch.jni.JniUtils.setGradMode(grad);
+            }
+        }
+        return times.stream().mapToDouble(Double::doubleValue).min().orElse(Double.NaN);
+    }
+}

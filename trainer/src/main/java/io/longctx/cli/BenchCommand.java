@@ -1,0 +1,232 @@
+package io.longctx.cli;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDManager;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.longctx.LongctxException;
+import io.longctx.bench.BenchModels;
+import io.longctx.bench.MatmulPeak;
+import io.longctx.bench.StepBenchmark;
+import io.longctx.eval.JsonText;
+import io.longctx.model.ModelConfig;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.lang.management.ManagementFactory;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+/**
+ * The performance harness: matmul peak, training-step time per length with and without activation checkpointing,
+ * MFU against the measured peak, peak memory (one process per configuration, so each peak is its own), and
+ * attention alone (fused against plain).
+ */
+@Command(name = "bench", mixinStandardHelpOptions = true,
+        description = {"Benchmark: fp32 matmul peak; full training steps of a reference model at each length, with "
+                + "and without activation checkpointing (median step time, tokens/s, PaLM-formula GFLOP/s, MFU, "
+                + "peak RSS per configuration in its own process); attention alone, SDPA against plain."})
+final class BenchCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--config", defaultValue = "small", description = "small (hidden 512, 8 layers, vocab 32000) "
+            + "or tiny. Default ${DEFAULT-VALUE}.")
+    String config;
+
+    @Option(names = "--lengths", split = ",", defaultValue = "512,2048,8192", paramLabel = "N,N,...")
+    List<Integer> lengths;
+
+    @Option(names = "--steps", defaultValue = "3", description = "Timed steps per configuration (median reported).")
+    int steps;
+
+    @Option(names = "--warmup", defaultValue = "1")
+    int warmup;
+
+    @Option(names = "--attention-plain-max", defaultValue = "8192",
+            description = "Longest length at which the plain (L^2) attention is timed.")
+    int plainMax;
+
+    @Option(names = "--device", defaultValue = "cpu", description = "cpu or gpu.")
+    String device;
+
+    @Option(names = "--json", description = "Print one JSON object.")
+    boolean json;
+
+    @Option(names = "--out", paramLabel = "FILE", description = "Also write the JSON to this file.")
+    Path out;
+
+    @Override
+    public Integer call() throws Exception {
+        ModelConfig model = BenchModels.config(config, 8);
+        PrintWriter err = spec.commandLine().getErr();
+        double peak;
+        try (NDManager manager = NDManager.newBaseManager(device())) {
+            peak = MatmulPeak.gflops(manager, new int[] {1024, 2048, 4096}, 3);
+        }
+        err.printf(Locale.ROOT, "bench: fp32 matmul peak %.1f GFLOP/s%n", peak);
+        List<Map<String, Object>> steps = new ArrayList<>();
+        for (int length : lengths) {
+            for (int checkpointing : new int[] {0, 1}) {
+                err.printf(Locale.ROOT, "bench: %s L=%d checkpointing %s...%n", config, length,
+                        checkpointing == 0 ? "off" : "on");
+                Map<String, Object> r = child("step", "--config", config, "--length", String.valueOf(length),
+                        "--checkpointing", String.valueOf(checkpointing), "--steps", String.valueOf(this.steps),
+                        "--warmup", String.valueOf(warmup), "--device", device);
+                if (r.get("achieved_gflops") instanceof Number g) {
+                    r.put("mfu", g.doubleValue() / peak);
+                }
+                steps.add(r);
+            }
+        }
+        List<Map<String, Object>> attention = new ArrayList<>();
+        for (int length : lengths) {
+            err.printf(Locale.ROOT, "bench: attention L=%d...%n", length);
+            attention.add(child("attention", "--length", String.valueOf(length), "--heads",
+                    String.valueOf(model.numHeads()), "--head-dim", String.valueOf(model.headDim()), "--plain",
+                    String.valueOf(length <= plainMax), "--device", device));
+        }
+        Map<String, Object> result = new LinkedHashMap<>();
+        result.put("config", config);
+        result.put("parameters", model.parameterCount());
+        result.put("compute_parameters", BenchModels.computeParameters(model));
+        result.put("threads", Runtime.getRuntime().availableProcessors());
+        result.put("device", device);
+        result.put("matmul_peak_gflops", peak);
+        result.put("steps", steps);
+        result.put("attention", attention);
+        String text = JsonText.pretty(result);
+        if (out != null) {
+            Files.writeString(out, text);
+        }
+        PrintWriter printer = spec.commandLine().getOut();
+        if (json) {
+            printer.println(JsonText.compact(result));
+        } else {
+            printTable(printer, peak, steps, attention);
+        }
+        return 0;
+    }
+
+    private Device device() {
+        return device.equals("gpu") ? Device.gpu() : Device.cpu();
+    }
+
+    private static void printTable(PrintWriter out, double peak, List<Map<String, Object>> steps,
+            List<Map<String, Object>> attention) {
+        out.printf(Locale.ROOT, "fp32 matmul peak: %.1f GFLOP/s%n", peak);
+        out.printf(Locale.ROOT, "%8s %6s %10s %10s %10s %7s %10s %s%n", "length", "ckpt", "step s", "tok/s",
+                "GFLOP/s", "MFU", "peak MiB", "handles/heap before->after");
+        for (Map<String, Object> r : steps) {
+            if (r.containsKey("error")) {
+                out.printf(Locale.ROOT, "%8s %6s failed: %s%n", r.get("length"), r.get("checkpointing"),
+                        r.get("error"));
+                continue;
+            }
+            out.printf(Locale.ROOT, "%8d %6s %10.3f %10.0f %10.1f %6.1f%% %10d %s->%s / %s->%s MiB%n",
+                    ((Number) r.get("length")).intValue(), (Boolean) r.get("checkpointing") ? "on" : "off",
+                    ((Number) r.get("step_s")).doubleValue(), ((Number) r.get("tokens_per_s")).doubleValue(),
+                    ((Number) r.get("achieved_gflops")).doubleValue(), 100 * ((Number) r.get("mfu")).doubleValue(),
+                    ((Number) r.get("peak_rss_mib")).longValue(), r.get("handles_before"), r.get("handles_after"),
+                    r.get("heap_before_mib"), r.get("heap_after_mib"));
+        }
+        out.printf(Locale.ROOT, "attention alone (forward + backward):%n%8s %10s %10s%n", "length", "sdpa s",
+                "plain s");
+        for (Map<String, Object> r : attention) {
+            Object plain = r.get("plain_s");
+            out.printf(Locale.ROOT, "%8s %10.4f %10s%n", r.get("length"), ((Number) r.getOrDefault("sdpa_s",
+                    Double.NaN)).doubleValue(), plain == null ? "-" : String.format(Locale.ROOT, "%.4f",
+                    ((Number) plain).doubleValue()));
+        }
+        out.flush();
+    }
+
+    /** Runs one measurement in a fresh JVM so its peak memory is its own. */
+    private Map<String, Object> child(String kind, String... args) throws IOException, InterruptedException {
+        List<String> command = new ArrayList<>();
+        command.add(ProcessHandle.current().info().command().orElse("java"));
+        command.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments());
+        command.add("-cp");
+        command.add(System.getProperty("java.class.path"));
+        command.add(Main.class.getName());
+        command.add("bench-child");
+        command.add(kind);
+        command.addAll(List.of(args));
+        Process process = new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        int code = process.waitFor();
+        for (String line : output.split("\n")) {
+            if (line.startsWith("RESULT ")) {
+                JsonNode node = new ObjectMapper().readTree(line.substring(7));
+                @SuppressWarnings("unchecked")
+                Map<String, Object> map = new ObjectMapper().convertValue(node, LinkedHashMap.class);
+                return map;
+            }
+        }
+        Map<String, Object> failed = new LinkedHashMap<>();
+        failed.put("error", "measurement process exited with " + code);
+        for (int i = 0; i + 1 < args.length; i += 2) {
+            failed.put(args[i].replace("--", ""), args[i + 1]);
+        }
+        return failed;
+    }
+
+    /** One measurement, run by {@link BenchCommand} in a child process. */
+    @Command(name = "bench-child", hidden = true)
+    static final class Child implements Callable<Integer> {
+        @Spec
+        CommandSpec spec;
+
+        @picocli.CommandLine.Parameters(index = "0")
+        String kind;
+
+        @Option(names = "--config", defaultValue = "small")
+        String config;
+
+        @Option(names = "--length", required = true)
+        int length;
+
+        @Option(names = "--checkpointing", defaultValue = "0")
+        int checkpointing;
+
+        @Option(names = "--steps", defaultValue = "3")
+        int steps;
+
+        @Option(names = "--warmup", defaultValue = "1")
+        int warmup;
+
+        @Option(names = "--heads", defaultValue = "8")
+        int heads;
+
+        @Option(names = "--head-dim", defaultValue = "64")
+        int headDim;
+
+        @Option(names = "--plain", arity = "1", defaultValue = "true")
+        boolean plain;
+
+        @Option(names = "--device", defaultValue = "cpu")
+        String device;
+
+        @Override
+        public Integer call() {
+            Device d = device.equals("gpu") ? Device.gpu() : Device.cpu();
+            Map<String, Object> result = switch (kind) {
+                case "step" -> StepBenchmark.run(config, length, checkpointing, "sdpa", warmup, steps, d);
+                case "attention" -> StepBenchmark.attention(length, heads, headDim, plain, d);
+                default -> throw new LongctxException("unknown measurement " + kind);
+            };
+            spec.commandLine().getOut().println("RESULT " + JsonText.compact(result));
+            return 0;
+        }
+    }
+}
