@@ -60,6 +60,17 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--device", defaultValue = "cpu", description = "cpu or gpu.")
     String device;
 
+    @Option(names = "--attention", defaultValue = "sdpa", description = "Attention in the training steps: sdpa or "
+            + "plain (default ${DEFAULT-VALUE}).")
+    String attention;
+
+    @Option(names = "--checkpointing", split = ",", defaultValue = "off,on", paramLabel = "off,on",
+            description = "Which activation-checkpointing settings to measure (default ${DEFAULT-VALUE}).")
+    List<String> checkpointing;
+
+    @Option(names = "--skip-attention", description = "Do not time attention alone.")
+    boolean skipAttention;
+
     @Option(names = "--json", description = "Print one JSON object.")
     boolean json;
 
@@ -77,22 +88,25 @@ final class BenchCommand implements Callable<Integer> {
         err.printf(Locale.ROOT, "bench: fp32 matmul peak %.1f GFLOP/s%n", peak);
         List<Map<String, Object>> steps = new ArrayList<>();
         for (int length : lengths) {
-            for (int checkpointing : new int[] {0, 1}) {
-                err.printf(Locale.ROOT, "bench: %s L=%d checkpointing %s...%n", config, length,
-                        checkpointing == 0 ? "off" : "on");
+            for (String setting : checkpointing) {
+                if (!setting.equals("off") && !setting.equals("on")) {
+                    throw new LongctxException("--checkpointing takes off and/or on, got '" + setting + "'");
+                }
+                err.printf(Locale.ROOT, "bench: %s L=%d checkpointing %s, attention %s...%n", config, length,
+                        setting, attention);
                 Map<String, Object> r = child("step", "--config", config, "--length", String.valueOf(length),
-                        "--checkpointing", String.valueOf(checkpointing), "--steps", String.valueOf(this.steps),
-                        "--warmup", String.valueOf(warmup), "--device", device);
+                        "--checkpointing", setting.equals("on") ? "1" : "0", "--steps", String.valueOf(this.steps),
+                        "--warmup", String.valueOf(warmup), "--device", device, "--attention", attention);
                 if (r.get("achieved_gflops") instanceof Number g) {
                     r.put("mfu", g.doubleValue() / peak);
                 }
                 steps.add(r);
             }
         }
-        List<Map<String, Object>> attention = new ArrayList<>();
-        for (int length : lengths) {
+        List<Map<String, Object>> attentionAlone = new ArrayList<>();
+        for (int length : skipAttention ? List.<Integer>of() : lengths) {
             err.printf(Locale.ROOT, "bench: attention L=%d...%n", length);
-            attention.add(child("attention", "--length", String.valueOf(length), "--heads",
+            attentionAlone.add(child("attention", "--length", String.valueOf(length), "--heads",
                     String.valueOf(model.numHeads()), "--head-dim", String.valueOf(model.headDim()), "--plain",
                     String.valueOf(length <= plainMax), "--device", device));
         }
@@ -104,7 +118,8 @@ final class BenchCommand implements Callable<Integer> {
         result.put("device", device);
         result.put("matmul_peak_gflops", peak);
         result.put("steps", steps);
-        result.put("attention", attention);
+        result.put("step_attention", attention);
+        result.put("attention", attentionAlone);
         String text = JsonText.pretty(result);
         if (out != null) {
             Files.writeString(out, text);
@@ -113,7 +128,7 @@ final class BenchCommand implements Callable<Integer> {
         if (json) {
             printer.println(JsonText.compact(result));
         } else {
-            printTable(printer, peak, steps, attention);
+            printTable(printer, peak, steps, attentionAlone);
         }
         return 0;
     }
@@ -217,11 +232,14 @@ final class BenchCommand implements Callable<Integer> {
         @Option(names = "--device", defaultValue = "cpu")
         String device;
 
+        @Option(names = "--attention", defaultValue = "sdpa")
+        String attention;
+
         @Override
         public Integer call() {
             Device d = device.equals("gpu") ? Device.gpu() : Device.cpu();
             Map<String, Object> result = switch (kind) {
-                case "step" -> StepBenchmark.run(config, length, checkpointing, "sdpa", warmup, steps, d);
+                case "step" -> StepBenchmark.run(config, length, checkpointing, attention, warmup, steps, d);
                 case "attention" -> StepBenchmark.attention(length, heads, headDim, plain, d);
                 default -> throw new LongctxException("unknown measurement " + kind);
             };
