@@ -14,6 +14,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
@@ -25,8 +26,8 @@ final class GenerateCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--model", required = true, paramLabel = "DIR", description = "HF model directory.")
-    Path model;
+    @Mixin
+    ModelOptions modelOptions;
 
     @ArgGroup(exclusive = true, multiplicity = "1")
     Input input;
@@ -51,13 +52,6 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--ignore-eos", description = "Keep generating past the end-of-sequence token.")
     boolean ignoreEos;
 
-    @Option(names = "--rope-scaling", paramLabel = "JSON",
-            description = "Override the model's RoPE scaling: none, an HF rope_scaling JSON object, or a file.")
-    String ropeScaling;
-
-    @Option(names = "--attention", defaultValue = "sdpa", description = "sdpa (fused) or plain.")
-    String attention;
-
     @Option(names = "--json", description = "Print {\"prompt_tokens\", \"generated_ids\", \"text\"}.")
     boolean json;
 
@@ -69,7 +63,7 @@ final class GenerateCommand implements Callable<Integer> {
         if (!(temperature >= 0) || Double.isInfinite(temperature)) {
             throw new LongctxException("--temperature must be a finite number >= 0, got " + temperature);
         }
-        try (ModelSession session = ModelSession.open(model, ropeScaling, attention)) {
+        try (ModelSession session = modelOptions.open()) {
             int[] prompt = input.ids != null ? TokenIdsFile.read(input.ids)
                     : TokenInput.fromText(session, input.text, "--text");
             if (prompt.length == 0) {

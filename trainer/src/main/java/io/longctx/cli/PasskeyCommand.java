@@ -8,6 +8,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
@@ -21,9 +22,8 @@ final class PasskeyCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--model", required = true, paramLabel = "DIR", description = "HF model directory with a "
-            + "tokenizer.json.")
-    Path model;
+    @Mixin
+    ModelOptions modelOptions;
 
     @Option(names = "--lengths", required = true, split = ",", paramLabel = "N,N,...")
     List<Integer> lengths;
@@ -39,13 +39,6 @@ final class PasskeyCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "1234")
     long seed;
 
-    @Option(names = "--rope-scaling", paramLabel = "JSON",
-            description = "Override the model's RoPE scaling: none, an HF rope_scaling JSON object, or a file.")
-    String ropeScaling;
-
-    @Option(names = "--attention", defaultValue = "sdpa", description = "sdpa (fused) or plain.")
-    String attention;
-
     @Option(names = "--out", defaultValue = "passkey-results", paramLabel = "DIR")
     Path out;
 
@@ -59,7 +52,7 @@ final class PasskeyCommand implements Callable<Integer> {
                 throw new LongctxException("--depths must lie in [0, 1], got " + d);
             }
         }
-        try (ModelSession session = ModelSession.open(model, ropeScaling, attention)) {
+        try (ModelSession session = modelOptions.open()) {
             PasskeyStudy.Result result = PasskeyStudy.run(session, lengths, depths, trials, seed,
                     spec.commandLine().getErr()::println);
             PrintWriter printer = spec.commandLine().getOut();

@@ -14,6 +14,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
@@ -25,8 +26,8 @@ final class ScoreCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--model", required = true, paramLabel = "DIR", description = "HF model directory.")
-    Path model;
+    @Mixin
+    ModelOptions modelOptions;
 
     @ArgGroup(exclusive = true, multiplicity = "1")
     Input input;
@@ -39,19 +40,12 @@ final class ScoreCommand implements Callable<Integer> {
         Path text;
     }
 
-    @Option(names = "--rope-scaling", paramLabel = "JSON",
-            description = "Override the model's RoPE scaling: none, an HF rope_scaling JSON object, or a file.")
-    String ropeScaling;
-
-    @Option(names = "--attention", defaultValue = "sdpa", description = "sdpa (fused) or plain.")
-    String attention;
-
     @Option(names = "--json", description = "Print {\"tokens\", \"mean_nll\", \"nll\"} as one JSON object.")
     boolean json;
 
     @Override
     public Integer call() {
-        try (ModelSession session = ModelSession.open(model, ropeScaling, attention)) {
+        try (ModelSession session = modelOptions.open()) {
             int[] ids = input.ids != null ? TokenIdsFile.read(input.ids)
                     : TokenInput.fromText(session, TokenInput.readText(input.text), input.text.toString());
             if (ids.length < 2) {

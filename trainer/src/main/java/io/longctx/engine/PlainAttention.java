@@ -34,6 +34,7 @@ public final class PlainAttention implements Attention {
         return attendWhere(q, k, v, allowed);
     }
 
+    /** softmax(q k^T / sqrt(hd) + bias) v, with bias 0 where visible and -inf elsewhere (one add, broadcast). */
     private static NDArray attendWhere(NDArray q, NDArray k, NDArray v, NDArray visible) {
         NDManager manager = q.getManager();
         long heads = q.getShape().get(1);
@@ -41,10 +42,13 @@ public final class PlainAttention implements Attention {
         NDArray keys = repeatKv(k, heads);                                   // (B, heads, S, hd)
         NDArray values = repeatKv(v, heads);
         NDArray scale = manager.full(new Shape(), (float) (1.0 / Math.sqrt(headDim)), q.getDataType());
-        NDArray scores = q.matMul(keys.transpose(0, 1, 3, 2)).mul(scale);  // (B, heads, T, S)
+        NDArray scores = q.mul(scale).matMul(keys.transpose(0, 1, 3, 2));  // (B, heads, T, S)
         if (visible != null) {
-            NDArray negInf = manager.full(scores.getShape(), Float.NEGATIVE_INFINITY, scores.getDataType());
-            scores = NDArrays.where(visible.broadcast(scores.getShape()), scores, negInf);
+            NDArray zero = manager.full(new Shape(), 0f, scores.getDataType());
+            NDArray blocked = manager.full(new Shape(), Float.NEGATIVE_INFINITY, scores.getDataType());
+            NDArray bias = NDArrays.where(visible, zero.broadcast(visible.getShape()),
+                    blocked.broadcast(visible.getShape()));                  // (T, S) or (B, 1, T, S)
+            scores = scores.add(bias);
         }
         return scores.softmax(3).matMul(values);                           // (B, heads, T, hd)
     }

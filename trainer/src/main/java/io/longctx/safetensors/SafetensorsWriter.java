@@ -17,14 +17,25 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.function.Supplier;
 
 /**
  * Writes fp32 tensors to a safetensors file in F32, F16 or BF16, keeping the caller's tensor order and names, with
- * an optional {@code __metadata__}. The file appears atomically: written beside the target, synced, then renamed.
+ * an optional {@code __metadata__}. Values are fetched one tensor at a time while writing, so a large model is never
+ * held in Java memory whole. The file appears atomically: written beside the target, synced, then renamed.
  */
 public final class SafetensorsWriter {
-    /** A tensor to write: fp32 values and a shape. */
-    public record Tensor(float[] values, long[] shape) {
+    private static final int ENCODE_CHUNK = 1 << 20;
+
+    /** A tensor to write: its shape, and where its fp32 values come from when the writer reaches it. */
+    public record Tensor(long[] shape, Supplier<float[]> values) {
+        long elements() {
+            long n = 1;
+            for (long d : shape) {
+                n *= d;
+            }
+            return n;
+        }
     }
 
     private final Map<String, Tensor> tensors = new LinkedHashMap<>();
@@ -39,14 +50,12 @@ public final class SafetensorsWriter {
     }
 
     public SafetensorsWriter add(String name, float[] values, long[] shape) {
-        long n = 1;
-        for (long d : shape) {
-            n *= d;
-        }
-        if (n != values.length) {
-            throw new IllegalArgumentException(name + ": " + values.length + " values for shape of " + n);
-        }
-        tensors.put(name, new Tensor(values, shape.clone()));
+        return add(name, shape, () -> values);
+    }
+
+    /** Adds a tensor whose values are produced only when the writer reaches it. */
+    public SafetensorsWriter add(String name, long[] shape, Supplier<float[]> values) {
+        tensors.put(name, new Tensor(shape.clone(), values));
         return this;
     }
 
@@ -70,7 +79,7 @@ public final class SafetensorsWriter {
             for (long d : e.getValue().shape()) {
                 shape.add(d);
             }
-            long length = (long) e.getValue().values().length * dtype.bytes();
+            long length = e.getValue().elements() * dtype.bytes();
             entry.putArray("data_offsets").add(offset).add(offset + length);
             offset += length;
         }
@@ -94,8 +103,15 @@ public final class SafetensorsWriter {
                 ByteBuffer length = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(header.length);
                 out.write(length.array());
                 out.write(header);
-                for (Tensor tensor : tensors.values()) {
-                    out.write(encode(tensor.values()));
+                for (Map.Entry<String, Tensor> e : tensors.entrySet()) {
+                    float[] values = e.getValue().values().get();
+                    if (values.length != e.getValue().elements()) {
+                        throw new IllegalArgumentException(e.getKey() + ": " + values.length + " values for a shape of "
+                                + e.getValue().elements());
+                    }
+                    for (int from = 0; from < values.length; from += ENCODE_CHUNK) {
+                        out.write(encode(values, from, Math.min(values.length, from + ENCODE_CHUNK)));
+                    }
                 }
                 out.flush();
                 channel.force(true);
@@ -106,9 +122,10 @@ public final class SafetensorsWriter {
         }
     }
 
-    private byte[] encode(float[] values) {
-        ByteBuffer buffer = ByteBuffer.allocate(values.length * dtype.bytes()).order(ByteOrder.LITTLE_ENDIAN);
-        for (float v : values) {
+    private byte[] encode(float[] values, int from, int to) {
+        ByteBuffer buffer = ByteBuffer.allocate((to - from) * dtype.bytes()).order(ByteOrder.LITTLE_ENDIAN);
+        for (int i = from; i < to; i++) {
+            float v = values[i];
             switch (dtype) {
                 case F32 -> buffer.putFloat(v);
                 case BF16 -> buffer.putShort(Float16.floatToBf16(v));

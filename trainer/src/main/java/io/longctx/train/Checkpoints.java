@@ -4,23 +4,19 @@ import ai.djl.ndarray.NDArray;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import io.longctx.Hashing;
 import io.longctx.LongctxException;
 import io.longctx.safetensors.DType;
 import io.longctx.safetensors.SafetensorsFile;
 import io.longctx.safetensors.SafetensorsWriter;
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
-import java.security.DigestInputStream;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -86,7 +82,7 @@ public final class Checkpoints {
                 for (Path file : walk.filter(Files::isRegularFile).sorted().toList()) {
                     Map<String, Object> entry = new LinkedHashMap<>();
                     entry.put("bytes", Files.size(file));
-                    entry.put("sha256", sha256(file));
+                    entry.put("sha256", Hashing.sha256(file));
                     files.put(temp.relativize(file).toString(), entry);
                 }
             }
@@ -112,7 +108,7 @@ public final class Checkpoints {
 
     private static void writeTensors(Path file, Map<String, NDArray> tensors) {
         SafetensorsWriter writer = new SafetensorsWriter(DType.F32);
-        tensors.forEach((name, array) -> writer.add(name, array.toFloatArray(), array.getShape().getShape()));
+        tensors.forEach((name, array) -> writer.add(name, array.getShape().getShape(), array::toFloatArray));
         writer.write(file);
     }
 
@@ -180,7 +176,7 @@ public final class Checkpoints {
                     return e.getKey() + " has " + Files.size(file) + " bytes, the manifest says "
                             + e.getValue().path("bytes").asLong();
                 }
-                if (!sha256(file).equals(e.getValue().path("sha256").asText())) {
+                if (!Hashing.sha256(file).equals(e.getValue().path("sha256").asText())) {
                     return e.getKey() + " does not match its checksum";
                 }
             }
@@ -232,19 +228,6 @@ public final class Checkpoints {
             return TrainingState.fromJson(new ObjectMapper().readTree(checkpoint.resolve("state.json").toFile()));
         } catch (IOException e) {
             throw new LongctxException(checkpoint.resolve("state.json") + ": unreadable (" + e.getMessage() + ")");
-        }
-    }
-
-    static String sha256(Path file) throws IOException {
-        try (InputStream in = new DigestInputStream(Files.newInputStream(file),
-                MessageDigest.getInstance("SHA-256"))) {
-            byte[] buffer = new byte[1 << 16];
-            while (in.read(buffer) >= 0) {
-                // digesting
-            }
-            return HexFormat.of().formatHex(((DigestInputStream) in).getMessageDigest().digest());
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
         }
     }
 

@@ -82,50 +82,43 @@ public final class Exporter {
         }
     }
 
+    /** Assigns tensors to shards in order, then writes each shard reading one tensor at a time. */
     private static void writeWeights(Path source, Path out, long shardBytes, DType dtype) throws IOException {
-        List<Map<String, float[]>> shards = new ArrayList<>();
-        List<Map<String, long[]>> shapes = new ArrayList<>();
-        long current = 0;
+        Files.deleteIfExists(out.resolve(HfCheckpoint.SINGLE_FILE));
+        Files.deleteIfExists(out.resolve(HfCheckpoint.INDEX_FILE));
         try (SafetensorsFile file = SafetensorsFile.open(source)) {
+            List<List<String>> shards = new ArrayList<>();
+            long current = 0;
+            long total = 0;
             for (String name : file.tensors().keySet()) {
                 long bytes = file.entry(name).elementCount() * dtype.bytes();
                 if (shards.isEmpty() || current > 0 && current + bytes > shardBytes) {
-                    shards.add(new LinkedHashMap<>());
-                    shapes.add(new LinkedHashMap<>());
+                    shards.add(new ArrayList<>());
                     current = 0;
                 }
-                shards.get(shards.size() - 1).put(name, file.readFloats(name));
-                shapes.get(shapes.size() - 1).put(name, file.entry(name).shape());
+                shards.get(shards.size() - 1).add(name);
                 current += bytes;
+                total += bytes;
+            }
+            Map<String, Object> weightMap = new LinkedHashMap<>();
+            for (int i = 0; i < shards.size(); i++) {
+                String name = shards.size() == 1 ? HfCheckpoint.SINGLE_FILE
+                        : String.format("model-%05d-of-%05d.safetensors", i + 1, shards.size());
+                SafetensorsWriter writer = new SafetensorsWriter(dtype).metadata("format", "pt");
+                for (String tensor : shards.get(i)) {
+                    writer.add(tensor, file.entry(tensor).shape(), () -> file.readFloats(tensor));
+                    weightMap.put(tensor, name);
+                }
+                writer.write(out.resolve(name));
+            }
+            if (shards.size() > 1) {
+                Map<String, Object> index = new LinkedHashMap<>();
+                index.put("metadata", Map.of("total_size", total));
+                index.put("weight_map", weightMap);
+                Files.writeString(out.resolve(HfCheckpoint.INDEX_FILE),
+                        new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(index));
             }
         }
-        Files.deleteIfExists(out.resolve(HfCheckpoint.SINGLE_FILE));
-        Files.deleteIfExists(out.resolve(HfCheckpoint.INDEX_FILE));
-        if (shards.size() == 1) {
-            write(out.resolve(HfCheckpoint.SINGLE_FILE), shards.get(0), shapes.get(0), dtype);
-            return;
-        }
-        Map<String, Object> weightMap = new LinkedHashMap<>();
-        long total = 0;
-        for (int i = 0; i < shards.size(); i++) {
-            String name = String.format("model-%05d-of-%05d.safetensors", i + 1, shards.size());
-            write(out.resolve(name), shards.get(i), shapes.get(i), dtype);
-            for (Map.Entry<String, float[]> e : shards.get(i).entrySet()) {
-                weightMap.put(e.getKey(), name);
-                total += (long) e.getValue().length * dtype.bytes();
-            }
-        }
-        Map<String, Object> index = new LinkedHashMap<>();
-        index.put("metadata", Map.of("total_size", total));
-        index.put("weight_map", weightMap);
-        Files.writeString(out.resolve(HfCheckpoint.INDEX_FILE),
-                new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(index));
-    }
-
-    private static void write(Path file, Map<String, float[]> tensors, Map<String, long[]> shapes, DType dtype) {
-        SafetensorsWriter writer = new SafetensorsWriter(dtype).metadata("format", "pt");
-        tensors.forEach((name, values) -> writer.add(name, values, shapes.get(name)));
-        writer.write(file);
     }
 
     /** The base model directory recorded in a checkpoint's recipe, or null. */

@@ -79,8 +79,8 @@ class KillAndResumeTest {
     private static String finalWeightsSha(Path dir) throws IOException {
         Path last = dir.resolve("run/checkpoints/" + Checkpoints.name(STEPS));
         assertTrue(Files.isDirectory(last), "final checkpoint exists: " + logs(dir));
-        return Checkpoints.sha256(last.resolve("model.safetensors")) + " "
-                + Checkpoints.sha256(last.resolve("optimizer.safetensors"));
+        return io.longctx.Hashing.sha256(last.resolve("model.safetensors")) + " "
+                + io.longctx.Hashing.sha256(last.resolve("optimizer.safetensors"));
     }
 
     @Test
