@@ -1,0 +1,71 @@
+package io.longctx.data.source;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/** Counts kept while reading sources; thread-confined to the reader. */
+public final class SourceStats {
+    private long files;
+    private long documentsRead;
+    private long emptySkipped;
+    private long malformedSkipped;
+    private long invalidUtf8Documents;
+    private long invalidUtf8Sequences;
+    private long bytes;
+
+    void file() {
+        files++;
+    }
+
+    void document(long textBytes) {
+        documentsRead++;
+        bytes += textBytes;
+    }
+
+    void empty() {
+        emptySkipped++;
+    }
+
+    void malformed() {
+        malformedSkipped++;
+    }
+
+    void invalidUtf8(long sequences) {
+        if (sequences > 0) {
+            invalidUtf8Documents++;
+            invalidUtf8Sequences += sequences;
+        }
+    }
+
+    public long files() {
+        return files;
+    }
+
+    public long documentsRead() {
+        return documentsRead;
+    }
+
+    public long emptySkipped() {
+        return emptySkipped;
+    }
+
+    public long malformedSkipped() {
+        return malformedSkipped;
+    }
+
+    public long invalidUtf8Sequences() {
+        return invalidUtf8Sequences;
+    }
+
+    public Map<String, Object> toMap() {
+        Map<String, Object> map = new LinkedHashMap<>();
+        map.put("files", files);
+        map.put("documents_read", documentsRead);
+        map.put("skipped_empty", emptySkipped);
+        map.put("skipped_malformed", malformedSkipped);
+        map.put("documents_with_invalid_utf8", invalidUtf8Documents);
+        map.put("invalid_utf8_sequences_replaced", invalidUtf8Sequences);
+        map.put("text_bytes", bytes);
+        return map;
+    }
+}

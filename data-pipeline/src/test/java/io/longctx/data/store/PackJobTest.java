@@ -1,0 +1,167 @@
+package io.longctx.data.store;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.longctx.LongctxException;
+import io.longctx.data.DataConfig;
+import io.longctx.data.PackJob;
+import io.longctx.data.pack.PackedSequence;
+import io.longctx.recipe.RecipeException;
+import io.longctx.recipe.RecipeNode;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Packing documents into a store and reading it back, on small generated corpora. */
+class PackJobTest {
+    @TempDir
+    Path tmp;
+
+    @BeforeEach
+    void corpus() throws IOException {
+        Files.createDirectories(tmp.resolve("docs"));
+        for (int i = 0; i < 30; i++) {
+            StringBuilder text = new StringBuilder();
+            for (int k = 0; k <= i * 7; k++) {
+                text.append("doc ").append(i).append(" word ").append(k).append(". ");
+            }
+            Files.writeString(tmp.resolve("docs/d" + (100 + i) + ".txt"), text);
+        }
+        Files.writeString(tmp.resolve("docs/empty.txt"), "   ");
+    }
+
+    private DataConfig config(String packing, String store, String extra) {
+        String yaml = "data:\n  sources: [{type: text, path: docs}]\n  tokenizer: byte\n  packing: " + packing
+                + "\n  validation_fraction: 0.2\n  seed: 5\n  store: " + store + "\n" + extra;
+        RecipeNode root = RecipeNode.parse(yaml, "test.yaml");
+        DataConfig config = DataConfig.parse(root.get("data"), tmp, null, tmp.resolve("default-store"));
+        root.finish();
+        root.problems().throwIfAny();
+        return config;
+    }
+
+    private static List<String> log() {
+        return new ArrayList<>();
+    }
+
+    @Test
+    void concatStore_roundTripsAndAccountsForTokens() {
+        List<String> lines = log();
+        PackJob.Result result = new PackJob(config("{mode: concat, seq_len: 128, document_aware: true}", "s1", ""),
+                lines::add).run(false);
+        TokenStore store = result.store();
+        store.verify();
+        var stats = store.manifest().path("stats");
+        assertEquals(31, stats.path("sources").path("documents_read").asLong() + stats.path("sources")
+                .path("skipped_empty").asLong());
+        for (String split : List.of("train", "validation")) {
+            var s = stats.path(split);
+            assertEquals(s.path("tokens_in").asLong() + s.path("separator_tokens").asLong(),
+                    s.path("tokens_packed").asLong() + s.path("dropped_tail_tokens").asLong(), split);
+            TokenStore.Split data = store.split(split);
+            assertEquals(s.path("sequences").asLong(), data.size());
+            for (long i = 0; i < data.size(); i++) {
+                PackedSequence seq = data.sequence(i);
+                assertEquals(128, seq.length());
+                assertEquals(128, seq.used());
+            }
+        }
+        assertTrue(store.split("validation").size() > 0, "some documents held out");
+        PackedSequence first = store.split("train").sequence(0);
+        assertEquals(1, first.tokens()[0], "documents start with BOS");
+        assertEquals(0, first.docStarts()[0]);
+    }
+
+    @Test
+    void sameRecipeTwice_givesByteIdenticalStores_andUpToDateStoreIsReused() throws IOException {
+        new PackJob(config("{mode: bin, seq_len: 96}", "a", ""), line -> { }).run(false);
+        new PackJob(config("{mode: bin, seq_len: 96}", "b", ""), line -> { }).run(false);
+        for (String name : List.of("manifest.json", "train-00000.bin", "validation-00000.bin")) {
+            byte[] a = Files.readAllBytes(tmp.resolve("a").resolve(name));
+            byte[] b = Files.readAllBytes(tmp.resolve("b").resolve(name));
+            if (name.equals("manifest.json")) {
+                // the fingerprint names the store-independent inputs only; manifests are identical
+                assertEquals(new String(a), new String(b));
+            } else {
+                assertArrayEquals(a, b, name);
+            }
+        }
+        PackJob.Result again = new PackJob(config("{mode: bin, seq_len: 96}", "a", ""), line -> { }).run(false);
+        assertTrue(again.reused());
+    }
+
+    @Test
+    void changedPacking_rebuildsAndSaysWhy() {
+        new PackJob(config("{mode: concat, seq_len: 64}", "c", ""), line -> { }).run(false);
+        PackJob.Result rebuilt = new PackJob(config("{mode: concat, seq_len: 80}", "c", ""), line -> { }).run(false);
+        assertFalse(rebuilt.reused());
+        assertTrue(rebuilt.reason().contains("packing"), rebuilt.reason());
+        assertEquals(80, rebuilt.store().seqLen());
+    }
+
+    @Test
+    void interruptedPack_leavesNoCompleteStore_andKeepsTheOldOne() throws IOException {
+        new PackJob(config("{mode: concat, seq_len: 64}", "d", ""), line -> { }).run(false);
+        Files.writeString(tmp.resolve("docs/zzz-broken.txt"), "fine");
+        // a JSON Lines source with a malformed line fails the second pack midway
+        Files.writeString(tmp.resolve("bad.jsonl"), "{\"text\": \"ok\"}\n{oops\n");
+        String yaml = "data:\n  sources: [{type: text, path: docs}, {type: jsonl, path: bad.jsonl}]\n"
+                + "  tokenizer: byte\n  packing: {mode: concat, seq_len: 64}\n  store: d\n";
+        RecipeNode root = RecipeNode.parse(yaml, "t.yaml");
+        DataConfig broken = DataConfig.parse(root.get("data"), tmp, null, tmp.resolve("x"));
+        LongctxException e = assertThrows(LongctxException.class,
+                () -> new PackJob(broken, line -> { }).run(false));
+        assertTrue(e.getMessage().contains("bad.jsonl:2"), e.getMessage());
+        TokenStore old = TokenStore.open(tmp.resolve("d"));
+        old.verify();
+        assertEquals(64, old.seqLen());
+        try (Stream<Path> files = Files.list(tmp)) {
+            assertTrue(files.noneMatch(p -> p.getFileName().toString().startsWith(".d.tmp")),
+                    "temporary folder removed");
+        }
+    }
+
+    @Test
+    void tooLittleData_failsWithAHint() {
+        LongctxException e = assertThrows(LongctxException.class,
+                () -> new PackJob(config("{mode: concat, seq_len: 1000000}", "e", ""), line -> { }).run(false));
+        assertTrue(e.getMessage().contains("no training sequence"), e.getMessage());
+    }
+
+    @Test
+    void minDocTokens_skipsShortDocuments() {
+        PackJob.Result r = new PackJob(config("{mode: bin, seq_len: 256, min_doc_tokens: 1000}", "f", ""),
+                line -> { }).run(false);
+        var train = r.store().manifest().path("stats").path("train");
+        assertTrue(train.path("skipped_short").asLong() > 0);
+    }
+
+    @Test
+    void recipeErrors_areCollectedWithLines() {
+        String yaml = "data:\n  sources: [{type: pdf, path: docs}]\n  packing: {mode: concat, seq_len: 1, "
+                + "overlap: 3, colour: red}\n  validation_fraction: 1.5\n";
+        RecipeNode root = RecipeNode.parse(yaml, "bad.yaml");
+        RecipeException e = assertThrows(RecipeException.class, () -> {
+            DataConfig.parse(root.get("data"), tmp, null, tmp);
+            root.finish();
+            root.problems().throwIfAny();
+        });
+        String message = e.getMessage();
+        assertTrue(message.contains("bad.yaml:2: data.sources[0].type: must be one of [text, jsonl, csv, tsv]"),
+                message);
+        assertTrue(message.contains("data.packing.seq_len: must be at least 2"), message);
+        assertTrue(message.contains("data.packing.overlap"), message);
+        assertTrue(message.contains("bad.yaml:3: data.packing.colour: unknown key"), message);
+        assertTrue(message.contains("bad.yaml:4: data.validation_fraction: must be in [0, 1)"), message);
+    }
+}
