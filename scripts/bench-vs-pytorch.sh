@@ -11,6 +11,9 @@ config="${2:-small}"
 threads="$(nproc)"
 py=/usr/bin/python3
 "$py" -c 'import torch' 2>/dev/null || { echo "needs Debian's python3-torch: apt-get install python3-torch libopenblas0-pthread" >&2; exit 2; }
+# both sides run on the same malloc (see scripts/lib/allocator.sh)
+. "$root/scripts/lib/allocator.sh"
+preload_allocator || exit 2
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 
@@ -34,8 +37,9 @@ out = pathlib.Path(sys.argv[1])
 torch_rows = [json.loads(l) for l in (out / "pytorch.jsonl").read_text().splitlines() if l.strip()]
 ours = {a: json.loads((out / f"longctx-{a}.json").read_text()) for a in ("plain", "sdpa")}
 key = lambda r: (r["length"], bool(r["checkpointing"]))
-print("PyTorch %s (attention %s), %d threads; longctx matmul peak %.1f GFLOP/s" % (
-    torch_rows[0]["torch"], torch_rows[0]["attention"], torch_rows[0]["threads"], ours["plain"]["matmul_peak_gflops"]))
+print("PyTorch %s (attention %s), %d threads; longctx matmul peak %.1f GFLOP/s; allocator %s" % (
+    torch_rows[0]["torch"], torch_rows[0]["attention"], torch_rows[0]["threads"], ours["plain"]["matmul_peak_gflops"],
+    ours["plain"]["allocator"]))
 print("%7s %5s | %10s | %13s %6s | %12s %6s | %s" % ("length", "ckpt", "pytorch s", "longctx plain", "ratio",
       "longctx sdpa", "ratio", "peak MiB pytorch / plain / sdpa"))
 for t in torch_rows:

@@ -15,10 +15,12 @@ import io.longctx.train.Memory;
 import io.longctx.train.OptimizerStep;
 import io.longctx.train.Parameters;
 import io.longctx.train.StepRunner;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
 
@@ -31,8 +33,12 @@ public final class StepBenchmark {
     private StepBenchmark() {
     }
 
+    /**
+     * @param profileTrace where to write a libtorch profiler trace of one more step after the timed ones (Chrome trace
+     *     format), or null for none; its summary goes into the result under "profile"
+     */
     public static Map<String, Object> run(String configName, int length, int checkpointLayers, String attentionName,
-            int warmup, int steps, Device device) {
+            int warmup, int steps, Device device, Path profileTrace) {
         ModelConfig config = BenchModels.config(configName, length);
         Attention attention = attentionName.equals("plain") ? new PlainAttention() : SdpaAttention.create();
         try (NDManager manager = NDManager.newBaseManager(device)) {
@@ -50,17 +56,22 @@ public final class StepBenchmark {
                         handlesBefore = manager.getManagedArrays().size();
                         heapBefore = heapAfterGc();
                     }
-                    int[] tokens = new int[length];
-                    for (int t = 0; t < length; t++) {
-                        tokens[t] = random.nextInt(config.vocabSize());
-                    }
-                    List<List<PackedSequence>> batch = List.of(List.of(new PackedSequence(tokens, length,
-                            new int[] {0})));
+                    List<List<PackedSequence>> batch = List.of(List.of(randomSequence(random, config, length)));
                     long start = System.nanoTime();
                     OptimizerStep.run(manager, runner, optimizer, trainable, batch, i + 1, 1e-4, 1.0);
                     if (i >= warmup) {
                         times[i - warmup] = (System.nanoTime() - start) / 1e9;
                     }
+                }
+                Map<String, Object> profile = null;
+                if (profileTrace != null) {
+                    List<List<PackedSequence>> batch = List.of(List.of(randomSequence(random, config, length)));
+                    OpProfile ops = Profiler.profile(profileTrace, () -> OptimizerStep.run(manager, runner,
+                            optimizer, trainable, batch, warmup + steps + 1, 1e-4, 1.0));
+                    profile = ops.summary(25);
+                    profile.put("trace", profileTrace.toString());
+                    System.err.printf(Locale.ROOT, "profile of one step, L=%d, checkpointing %s, trace %s:%n%s",
+                            length, checkpointLayers > 0 ? "on" : "off", profileTrace, ops.table(25));
                 }
                 double[] sorted = times.clone();
                 Arrays.sort(sorted);
@@ -79,6 +90,10 @@ public final class StepBenchmark {
                 result.put("handles_after", manager.getManagedArrays().size());
                 result.put("heap_before_mib", heapBefore);
                 result.put("heap_after_mib", heapAfterGc());
+                result.put("allocator", Memory.allocator());
+                if (profile != null) {
+                    result.put("profile", profile);
+                }
                 return result;
             }
         } finally {
@@ -86,6 +101,14 @@ public final class StepBenchmark {
                 sdpa.close();
             }
         }
+    }
+
+    private static PackedSequence randomSequence(Random random, ModelConfig config, int length) {
+        int[] tokens = new int[length];
+        for (int t = 0; t < length; t++) {
+            tokens[t] = random.nextInt(config.vocabSize());
+        }
+        return new PackedSequence(tokens, length, new int[] {0});
     }
 
     static long heapAfterGc() {

@@ -71,6 +71,11 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--skip-attention", description = "Do not time attention alone.")
     boolean skipAttention;
 
+    @Option(names = "--profile", paramLabel = "DIR", description = "After the timed steps of each configuration, "
+            + "profile one more step with libtorch's profiler: Chrome traces go to DIR (open them in Perfetto), and "
+            + "the self time per operator and category is printed and added to the JSON.")
+    Path profile;
+
     @Option(names = "--json", description = "Print one JSON object.")
     boolean json;
 
@@ -94,9 +99,14 @@ final class BenchCommand implements Callable<Integer> {
                 }
                 err.printf(Locale.ROOT, "bench: %s L=%d checkpointing %s, attention %s...%n", config, length,
                         setting, attention);
-                Map<String, Object> r = child("step", "--config", config, "--length", String.valueOf(length),
+                List<String> args = new ArrayList<>(List.of("--config", config, "--length", String.valueOf(length),
                         "--checkpointing", setting.equals("on") ? "1" : "0", "--steps", String.valueOf(this.steps),
-                        "--warmup", String.valueOf(warmup), "--device", device, "--attention", attention);
+                        "--warmup", String.valueOf(warmup), "--device", device, "--attention", attention));
+                if (profile != null) {
+                    args.addAll(List.of("--profile", profile.resolve(String.format(Locale.ROOT,
+                            "step-%s-L%d-ckpt-%s-%s.json", config, length, setting, attention)).toString()));
+                }
+                Map<String, Object> r = child("step", args.toArray(String[]::new));
                 if (r.get("achieved_gflops") instanceof Number g) {
                     r.put("mfu", g.doubleValue() / peak);
                 }
@@ -116,6 +126,7 @@ final class BenchCommand implements Callable<Integer> {
         result.put("compute_parameters", BenchModels.computeParameters(model));
         result.put("threads", Runtime.getRuntime().availableProcessors());
         result.put("device", device);
+        result.put("allocator", steps.isEmpty() ? null : steps.get(0).get("allocator"));
         result.put("matmul_peak_gflops", peak);
         result.put("steps", steps);
         result.put("step_attention", attention);
@@ -139,7 +150,8 @@ final class BenchCommand implements Callable<Integer> {
 
     private static void printTable(PrintWriter out, double peak, List<Map<String, Object>> steps,
             List<Map<String, Object>> attention) {
-        out.printf(Locale.ROOT, "fp32 matmul peak: %.1f GFLOP/s%n", peak);
+        out.printf(Locale.ROOT, "fp32 matmul peak: %.1f GFLOP/s; allocator: %s%n", peak,
+                steps.isEmpty() ? "-" : steps.get(0).get("allocator"));
         out.printf(Locale.ROOT, "%8s %6s %10s %10s %10s %7s %10s %s%n", "length", "ckpt", "step s", "tok/s",
                 "GFLOP/s", "MFU", "peak MiB", "handles/heap before->after");
         for (Map<String, Object> r : steps) {
@@ -235,11 +247,15 @@ final class BenchCommand implements Callable<Integer> {
         @Option(names = "--attention", defaultValue = "sdpa")
         String attention;
 
+        @Option(names = "--profile")
+        Path profile;
+
         @Override
         public Integer call() {
             Device d = device.equals("gpu") ? Device.gpu() : Device.cpu();
             Map<String, Object> result = switch (kind) {
-                case "step" -> StepBenchmark.run(config, length, checkpointing, attention, warmup, steps, d);
+                case "step" -> StepBenchmark.run(config, length, checkpointing, attention, warmup, steps, d,
+                        profile);
                 case "attention" -> StepBenchmark.attention(length, heads, headDim, plain, d);
                 default -> throw new LongctxException("unknown measurement " + kind);
             };

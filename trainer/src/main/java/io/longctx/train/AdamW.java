@@ -2,8 +2,9 @@ package io.longctx.train;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.pytorch.engine.PtNDArray;
-import ai.djl.pytorch.jni.JniUtils;
+import io.longctx.engine.ParameterKernels;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -17,7 +18,8 @@ import java.util.Map;
  * w <- w - lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
  * </pre>
  *
- * carried out by the engine's fused kernel; {@code gradScale} multiplies every gradient first (global-norm clipping).
+ * carried out by torch's fused kernel in one call for all parameters; {@code gradScale} multiplies every gradient
+ * first (global-norm clipping).
  */
 public final class AdamW implements AutoCloseable {
     private final NDManager manager;
@@ -27,6 +29,7 @@ public final class AdamW implements AutoCloseable {
     private final double weightDecay;
     private final Map<String, NDArray> means = new LinkedHashMap<>();
     private final Map<String, NDArray> variances = new LinkedHashMap<>();
+    private final ParameterKernels kernels;
 
     public AdamW(NDManager parent, Map<String, NDArray> parameters, double beta1, double beta2, double eps,
             double weightDecay) {
@@ -35,6 +38,7 @@ public final class AdamW implements AutoCloseable {
         this.beta2 = beta2;
         this.eps = eps;
         this.weightDecay = weightDecay;
+        this.kernels = ParameterKernels.create();
         parameters.forEach((name, p) -> {
             means.put(name, p.zerosLike());
             variances.put(name, p.zerosLike());
@@ -47,22 +51,36 @@ public final class AdamW implements AutoCloseable {
      * Applies update number {@code step} (1-based) to every parameter from its gradient, then zeroes the gradients.
      */
     public void step(Map<String, NDArray> parameters, int step, double lr, double gradScale) {
-        double correction1 = 1 - Math.pow(beta1, step);
-        double correction2 = 1 - Math.pow(beta2, step);
-        float lrCorrected = (float) (lr * Math.sqrt(correction2) / correction1);
-        // the kernel adds eps to sqrt(v) before the bias correction; rescale it to torch's placement
-        float epsKernel = (float) (eps * Math.sqrt(correction2));
         try (NDManager scope = manager.newSubManager()) {
+            List<NDArray> weights = new ArrayList<>(parameters.size());
+            List<NDArray> m = new ArrayList<>(parameters.size());
+            List<NDArray> v = new ArrayList<>(parameters.size());
             for (Map.Entry<String, NDArray> e : parameters.entrySet()) {
-                NDArray weight = e.getValue();
-                NDArray grad = weight.getGradient();
-                grad.attach(scope);
-                JniUtils.adamUpdate((PtNDArray) weight, (PtNDArray) grad, (PtNDArray) means.get(e.getKey()),
-                        (PtNDArray) variances.get(e.getKey()), (float) lr, lrCorrected, (float) weightDecay,
-                        (float) gradScale, Float.MAX_VALUE, (float) beta1, (float) beta2, epsKernel, true);
-                JniUtils.zeroGrad((PtNDArray) weight);
+                weights.add(e.getValue());
+                m.add(means.get(e.getKey()));
+                v.add(variances.get(e.getKey()));
             }
+            kernels.adamw(weights, gradients(scope, parameters), m, v, step, lr, beta1, beta2, weightDecay, eps,
+                    gradScale);
         }
+    }
+
+    /** sqrt of the sum of squared gradients over all parameters. */
+    public double gradNorm(Map<String, NDArray> parameters) {
+        try (NDManager scope = manager.newSubManager()) {
+            return kernels.gradNorm(gradients(scope, parameters));
+        }
+    }
+
+    /** Live views of the gradients, their handles owned by scope. */
+    private static List<NDArray> gradients(NDManager scope, Map<String, NDArray> parameters) {
+        List<NDArray> grads = new ArrayList<>(parameters.size());
+        for (NDArray p : parameters.values()) {
+            NDArray grad = p.getGradient();
+            grad.attach(scope);
+            grads.add(grad);
+        }
+        return grads;
     }
 
     /** The moments under "m." and "v." prefixes of the parameter names. */
@@ -90,6 +108,7 @@ public final class AdamW implements AutoCloseable {
 
     @Override
     public void close() {
+        kernels.close();
         manager.close();
     }
 }

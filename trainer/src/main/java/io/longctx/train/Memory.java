@@ -18,6 +18,25 @@ public final class Memory {
         return statusField("VmHWM:");
     }
 
+    /**
+     * The malloc implementation mapped into this process: "tcmalloc" or "jemalloc" when preloaded (the launcher does
+     * this, see scripts/longctx), else "glibc". It decides how much freed tensor memory stays resident.
+     */
+    public static String allocator() {
+        try {
+            String maps = Files.readString(Path.of("/proc/self/maps"));
+            if (maps.contains("tcmalloc")) {
+                return "tcmalloc";
+            }
+            if (maps.contains("jemalloc")) {
+                return "jemalloc";
+            }
+            return "glibc";
+        } catch (IOException e) {
+            return "unknown";
+        }
+    }
+
     private static long statusField(String field) {
         try {
             for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {

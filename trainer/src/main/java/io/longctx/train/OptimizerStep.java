@@ -36,7 +36,7 @@ public final class OptimizerStep {
             nll += runner.forwardBackward(manager, micro, 1.0 / Math.max(1, tokens));
         }
         double loss = nll / Math.max(1, tokens);
-        double norm = StepRunner.globalGradNorm(manager, trainable);
+        double norm = optimizer.gradNorm(trainable);
         boolean finite = Double.isFinite(loss) && Double.isFinite(norm);
         double clip = clipNorm > 0 && finite ? Math.min(1.0, clipNorm / (norm + 1e-6)) : 1.0;
         if (finite) {

@@ -12,7 +12,6 @@ import io.longctx.engine.Tensors;
 import io.longctx.model.LlamaModel;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 
 /**
  * Forward and backward of one micro-batch, accumulating parameter gradients. Without activation checkpointing the
@@ -205,19 +204,5 @@ public final class StepRunner {
     private static void backward(NDArray output, NDArray upstream) {
         NDArray seed = upstream != null ? upstream : output.onesLike();
         JniUtils.backward((PtNDArray) output, (PtNDArray) seed, false, false);
-    }
-
-    /** sqrt of the sum of squared gradients over all parameters (one host sync). */
-    public static double globalGradNorm(NDManager parent, Map<String, NDArray> parameters) {
-        try (NDManager scope = parent.newSubManager()) {
-            NDArray total = null;
-            for (NDArray p : parameters.values()) {
-                NDArray grad = p.getGradient();
-                grad.attach(scope);
-                NDArray squares = grad.square().sum();
-                total = total == null ? squares : total.add(squares);
-            }
-            return Math.sqrt(total.getFloat());
-        }
     }
 }

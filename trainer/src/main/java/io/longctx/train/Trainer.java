@@ -109,6 +109,10 @@ public final class Trainer {
                         recipe.run().checkpointLayers() == 0 ? "off"
                                 : "every " + recipe.run().checkpointLayers() + " layer(s)",
                         recipe.run().attention()));
+                if (Memory.allocator().equals("glibc") && !manager.getDevice().isGpu()) {
+                    log.accept("allocator: glibc malloc keeps freed tensor memory resident; install tcmalloc "
+                            + "(apt-get install libtcmalloc-minimal4) and scripts/longctx preloads it");
+                }
                 LlamaModel model = new LlamaModel(weights, attention.get());
                 Loop loop = new Loop(model, weights, trainable, optimizer, store, checkpoints, runDir, manager);
                 return loop.run(state);
