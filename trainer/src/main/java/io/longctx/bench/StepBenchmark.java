@@ -10,6 +10,8 @@ import io.longctx.engine.SdpaAttention;
 import io.longctx.model.LlamaModel;
 import io.longctx.model.LlamaWeights;
 import io.longctx.model.ModelConfig;
+import io.longctx.profile.OpProfile;
+import io.longctx.profile.Profiler;
 import io.longctx.train.AdamW;
 import io.longctx.train.Memory;
 import io.longctx.train.OptimizerStep;
@@ -63,6 +65,7 @@ public final class StepBenchmark {
                         times[i - warmup] = (System.nanoTime() - start) / 1e9;
                     }
                 }
+                long peakRss = Memory.peakResidentMiB();    // before the profiled step, whose recording adds some
                 Map<String, Object> profile = null;
                 if (profileTrace != null) {
                     List<List<PackedSequence>> batch = List.of(List.of(randomSequence(random, config, length)));
@@ -85,7 +88,7 @@ public final class StepBenchmark {
                 result.put("step_times_s", times);
                 result.put("tokens_per_s", length / median);
                 result.put("achieved_gflops", BenchModels.stepFlops(config, length, length) / median / 1e9);
-                result.put("peak_rss_mib", Memory.peakResidentMiB());
+                result.put("peak_rss_mib", peakRss);
                 result.put("handles_before", handlesBefore);
                 result.put("handles_after", manager.getManagedArrays().size());
                 result.put("heap_before_mib", heapBefore);

@@ -1,5 +1,6 @@
 package io.longctx.cli;
 
+import io.longctx.LongctxException;
 import io.longctx.train.Trainer;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -25,8 +26,16 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--restart", description = "Delete the run's checkpoints and metrics and start anew.")
     boolean restart;
 
+    @Option(names = "--profile-step", paramLabel = "N", defaultValue = "0", description = "Run optimizer step N "
+            + "under libtorch's profiler: the run folder gets profile-step-N.json (a Chrome trace; open it in "
+            + "Perfetto) and profile-step-N.txt (self time per operator and category), also printed.")
+    int profileStep;
+
     @Override
     public Integer call() {
-        return new Trainer(recipe.load(), spec.commandLine().getErr()::println).run(restart);
+        if (profileStep < 0) {
+            throw new LongctxException("--profile-step must be a step number (1 or more), got " + profileStep);
+        }
+        return new Trainer(recipe.load(), spec.commandLine().getErr()::println, profileStep).run(restart);
     }
 }

@@ -20,6 +20,8 @@ import io.longctx.model.HfConfigJson;
 import io.longctx.model.LlamaModel;
 import io.longctx.model.LlamaWeights;
 import io.longctx.model.ModelConfig;
+import io.longctx.profile.OpProfile;
+import io.longctx.profile.Profiler;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -49,11 +51,21 @@ public final class Trainer {
 
     private final Recipe recipe;
     private final Consumer<String> log;
+    private final int profileStep;
     private final AtomicReference<String> stopRequest = new AtomicReference<>();
 
     public Trainer(Recipe recipe, Consumer<String> log) {
+        this(recipe, log, 0);
+    }
+
+    /**
+     * @param profileStep the optimizer step to run under libtorch's profiler (trace and per-operator summary in the
+     *     run folder), or 0 for none
+     */
+    public Trainer(Recipe recipe, Consumer<String> log, int profileStep) {
         this.recipe = recipe;
         this.log = log;
+        this.profileStep = profileStep;
     }
 
     /** Asks the loop to checkpoint and stop after the current step (what SIGTERM does). */
@@ -223,8 +235,9 @@ public final class Trainer {
                     long stepStart = System.nanoTime();
                     BatchLoader.StepBatch batch = loader.next();
                     double lr = schedule.at(step);
-                    OptimizerStep.Outcome outcome = OptimizerStep.run(manager, runner, optimizer, trainable,
-                            batch.microBatches(), step, lr, t.clipNorm());
+                    OptimizerStep.Outcome outcome = step == profileStep ? profiled(step, batch, lr)
+                            : OptimizerStep.run(manager, runner, optimizer, trainable, batch.microBatches(), step,
+                                    lr, t.clipNorm());
                     long stepTokens = outcome.tokens();
                     double loss = outcome.loss();
                     double norm = outcome.gradNorm();
@@ -286,6 +299,22 @@ public final class Trainer {
             log.accept(String.format(Locale.ROOT, "done: %d steps, final loss %.4f, peak rss %d MiB; checkpoints in "
                     + "%s", t.steps(), state.lastLoss(), Memory.peakResidentMiB(), checkpoints.root()));
             return EXIT_DONE;
+        }
+
+        /** The step under the profiler: a Chrome trace and a self-time table in the run folder, the table logged. */
+        private OptimizerStep.Outcome profiled(int step, BatchLoader.StepBatch batch, double lr) {
+            Path trace = runDir.resolve("profile-step-" + step + ".json");
+            List<OptimizerStep.Outcome> outcome = new ArrayList<>(1);
+            OpProfile profile = Profiler.profile(trace, () -> outcome.add(OptimizerStep.run(manager, runner,
+                    optimizer, trainable, batch.microBatches(), step, lr, recipe.train().clipNorm())));
+            String table = profile.table(25);
+            try {
+                Files.writeString(runDir.resolve("profile-step-" + step + ".txt"), table);
+            } catch (IOException e) {
+                throw new LongctxException(runDir + ": cannot write the profile summary (" + e.getMessage() + ")");
+            }
+            log.accept("profile of step " + step + " (Chrome trace " + trace + "):\n" + table.stripTrailing());
+            return outcome.get(0);
         }
 
         private Path checkpoint(TrainingState state) {

@@ -58,6 +58,22 @@ class TrainingRunTest {
         assertTrue(Files.isRegularFile(tmp.resolve("run/recipe.resolved.yaml")));
     }
 
+    @Test
+    void profileStepWritesATraceAndASelfTimeTable() throws Exception {
+        Path recipe = TinyRuns.writeRecipe(tmp, 3, "");
+        CliRun run = CliRun.of("train", recipe.toString(), "--profile-step", "2");
+        assertEquals(Trainer.EXIT_DONE, run.exitCode(), run.err());
+        Path trace = tmp.resolve("run/profile-step-2.json");
+        assertTrue(new ObjectMapper().readTree(trace.toFile()).isArray(), "a Chrome trace (JSON array of events)");
+        String table = Files.readString(tmp.resolve("run/profile-step-2.txt"));
+        assertTrue(table.contains("matmul") && table.contains("aten::mm"), table);
+        assertTrue(run.err().contains("profile of step 2"), run.err());
+        assertEquals(3, losses(tmp.resolve("run")).size(), "the profiled step is a normal step of the run");
+        CliRun bad = CliRun.of("train", recipe.toString(), "--profile-step", "-1");
+        assertEquals(2, bad.exitCode());
+        assertTrue(bad.err().contains("--profile-step"), bad.err());
+    }
+
     /** Entropy in nats of the byte frequencies of the corpus: the best loss without context. */
     private static double unigramEntropy(Path docs) throws Exception {
         long[] counts = new long[256];

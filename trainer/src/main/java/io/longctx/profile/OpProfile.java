@@ -1,4 +1,4 @@
-package io.longctx.bench;
+package io.longctx.profile;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;

@@ -1,4 +1,4 @@
-package io.longctx.bench;
+package io.longctx.profile;
 
 import ai.djl.pytorch.jni.JniUtils;
 import io.longctx.LongctxException;

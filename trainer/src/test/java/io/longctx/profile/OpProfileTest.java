@@ -1,4 +1,4 @@
-package io.longctx.bench;
+package io.longctx.profile;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
