@@ -5,10 +5,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.engine.PtNDArray;
-import ai.djl.pytorch.engine.PtNDManager;
-import ai.djl.pytorch.engine.PtSymbolBlock;
 import ai.djl.pytorch.jni.IValue;
-import ai.djl.pytorch.jni.IValueUtils;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -34,27 +31,19 @@ public final class ParameterKernels implements AutoCloseable {
                 return None
             """;
 
-    private final NDManager owner;
-    private final PtSymbolBlock block;
+    private final ScriptModule module;
 
-    private ParameterKernels(NDManager owner, PtSymbolBlock block) {
-        this.owner = owner;
-        this.block = block;
+    private ParameterKernels(ScriptModule module) {
+        this.module = module;
     }
 
     public static ParameterKernels create() {
-        NDManager owner = NDManager.newBaseManager();
-        try {
-            return new ParameterKernels(owner, TorchScriptArchive.load((PtNDManager) owner, CLASS_NAME, METHODS));
-        } catch (RuntimeException e) {
-            owner.close();
-            throw e;
-        }
+        return new ParameterKernels(ScriptModule.load(CLASS_NAME, METHODS));
     }
 
     /** sqrt of the sum of squares of every element of every gradient. */
     public double gradNorm(List<NDArray> grads) {
-        try (IValue list = tensorList(grads); IValue result = IValueUtils.runMethod(block, "grad_norm", list)) {
+        try (IValue list = tensorList(grads); IValue result = module.runInference("grad_norm", list)) {
             return result.toDouble();
         }
     }
@@ -67,7 +56,7 @@ public final class ParameterKernels implements AutoCloseable {
      */
     public void adamw(List<NDArray> params, List<NDArray> grads, List<NDArray> means, List<NDArray> variances,
             int step, double lr, double beta1, double beta2, double weightDecay, double eps, double gradScale) {
-        try (NDManager scope = owner.newSubManager()) {
+        try (NDManager scope = module.manager().newSubManager()) {
             NDArray stepTensor = scope.full(new Shape(), (float) step, DataType.FLOAT32);
             NDArray divisor = scope.full(new Shape(), (float) (1.0 / gradScale), DataType.FLOAT32);
             List<NDArray> steps = new ArrayList<>(params.size());
@@ -77,7 +66,7 @@ public final class ParameterKernels implements AutoCloseable {
             List<IValue> args = new ArrayList<>(List.of(tensorList(params), tensorList(grads), tensorList(means),
                     tensorList(variances), tensorList(steps), IValue.from((PtNDArray) divisor), IValue.from(lr),
                     IValue.from(beta1), IValue.from(beta2), IValue.from(weightDecay), IValue.from(eps)));
-            try (IValue ignored = IValueUtils.runMethod(block, "adamw", args.toArray(IValue[]::new))) {
+            try (IValue ignored = module.runInference("adamw", args.toArray(IValue[]::new))) {
                 // returns None
             } finally {
                 args.forEach(IValue::close);
@@ -91,7 +80,6 @@ public final class ParameterKernels implements AutoCloseable {
 
     @Override
     public void close() {
-        block.close();
-        owner.close();
+        module.close();
     }
 }

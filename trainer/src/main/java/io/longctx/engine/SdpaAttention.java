@@ -2,10 +2,6 @@ package io.longctx.engine;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
-import ai.djl.ndarray.NDManager;
-import ai.djl.pytorch.engine.PtNDManager;
-import ai.djl.pytorch.engine.PtSymbolBlock;
-import ai.djl.pytorch.jni.IValueUtils;
 
 /**
  * Attention through torch.scaled_dot_product_attention, reached with a TorchScript module of our own: on CPU the
@@ -43,22 +39,14 @@ public final class SdpaAttention implements Attention, AutoCloseable {
                 return torch.scaled_dot_product_attention(q, k, v, allowed, 0.0, False)
             """;
 
-    private final NDManager owner;
-    private final PtSymbolBlock block;
+    private final ScriptModule module;
 
-    private SdpaAttention(NDManager owner, PtSymbolBlock block) {
-        this.owner = owner;
-        this.block = block;
+    private SdpaAttention(ScriptModule module) {
+        this.module = module;
     }
 
     public static SdpaAttention create() {
-        NDManager owner = NDManager.newBaseManager();
-        try {
-            return new SdpaAttention(owner, TorchScriptArchive.load((PtNDManager) owner, CLASS_NAME, METHODS));
-        } catch (RuntimeException e) {
-            owner.close();
-            throw e;
-        }
+        return new SdpaAttention(ScriptModule.load(CLASS_NAME, METHODS));
     }
 
     @Override
@@ -76,24 +64,12 @@ public final class SdpaAttention implements Attention, AutoCloseable {
         return run("masked", new NDList(q, k, v, allowed));
     }
 
-    /**
-     * Runs a method of the module. DJL picks the method from an input named "module_method:NAME" (which is not
-     * passed on), and runs it with the caller's grad mode only on this path (isTrain = true): its IValue entry
-     * point always uses inference mode, whose outputs autograd refuses to save.
-     */
     private NDArray run(String method, NDList inputs) {
-        NDManager scope = inputs.get(0).getManager();
-        NDArray marker = scope.zeros(new ai.djl.ndarray.types.Shape(1));
-        marker.setName("module_method:" + method);
-        inputs.add(marker);
-        NDList out = IValueUtils.forward(block, inputs, true);
-        marker.close();
-        return out.singletonOrThrow();
+        return module.runWithAutograd(method, inputs).singletonOrThrow();
     }
 
     @Override
     public void close() {
-        block.close();
-        owner.close();
+        module.close();
     }
 }
