@@ -211,10 +211,10 @@ public record OpProfile(List<OpTotal> ops, double wallMicros, double insideOpsMi
                 wallMicros / 1e6, outsideOpsMicros() / 1e6, 100 * outsideOpsMicros() / wallMicros));
         byCategory().forEach((k, v) -> s.append(String.format(Locale.ROOT, "  %-26s %9.3f s %6.1f%%%n", k, v / 1e6,
                 100 * v / wallMicros)));
-        s.append(String.format(Locale.ROOT, "  %-52s %7s %9s %6s %12s%n", "operator", "calls", "self s", "%",
+        s.append(String.format(Locale.ROOT, "  %-58s %7s %9s %6s %12s%n", "operator", "calls", "self s", "%",
                 "alloc MiB"));
         for (OpTotal op : ops.subList(0, Math.min(topOps, ops.size()))) {
-            s.append(String.format(Locale.ROOT, "  %-52s %7d %9.3f %5.1f%% %12.1f%n", abbreviate(op.name(), 52),
+            s.append(String.format(Locale.ROOT, "  %-58s %7d %9.3f %5.1f%% %12.1f%n", abbreviate(op.name(), 58),
                     op.calls(), op.selfMicros() / 1e6, 100 * op.selfMicros() / wallMicros,
                     op.selfAllocatedBytes() / (1024.0 * 1024)));
         }
