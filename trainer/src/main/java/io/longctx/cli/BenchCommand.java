@@ -8,8 +8,10 @@ import io.longctx.LongctxException;
 import io.longctx.bench.BenchModels;
 import io.longctx.bench.MatmulPeak;
 import io.longctx.bench.StepBenchmark;
+import io.longctx.eval.Charts;
 import io.longctx.eval.JsonText;
 import io.longctx.model.ModelConfig;
+import io.longctx.profile.OpProfile;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.lang.management.ManagementFactory;
@@ -85,6 +87,11 @@ final class BenchCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         ModelConfig model = BenchModels.config(config, 8);
+        for (String setting : checkpointing) {
+            if (!setting.equals("off") && !setting.equals("on")) {
+                throw new LongctxException("--checkpointing takes off and/or on, got '" + setting + "'");
+            }
+        }
         PrintWriter err = spec.commandLine().getErr();
         double peak;
         try (NDManager manager = NDManager.newBaseManager(device())) {
@@ -94,9 +101,6 @@ final class BenchCommand implements Callable<Integer> {
         List<Map<String, Object>> steps = new ArrayList<>();
         for (int length : lengths) {
             for (String setting : checkpointing) {
-                if (!setting.equals("off") && !setting.equals("on")) {
-                    throw new LongctxException("--checkpointing takes off and/or on, got '" + setting + "'");
-                }
                 err.printf(Locale.ROOT, "bench: %s L=%d checkpointing %s, attention %s...%n", config, length,
                         setting, attention);
                 List<String> args = new ArrayList<>(List.of("--config", config, "--length", String.valueOf(length),
@@ -131,6 +135,12 @@ final class BenchCommand implements Callable<Integer> {
         result.put("steps", steps);
         result.put("step_attention", attention);
         result.put("attention", attentionAlone);
+        if (profile != null) {
+            Path chart = profile.resolve("profile.png");
+            Charts.stackedBars(chart, "Where a training step's time goes (" + config + ", " + attention + ")",
+                    "seconds (one profiled step)", profileRows(steps));
+            err.printf(Locale.ROOT, "bench: profile chart %s%n", chart);
+        }
         String text = JsonText.pretty(result);
         if (out != null) {
             Files.writeString(out, text);
@@ -142,6 +152,26 @@ final class BenchCommand implements Callable<Integer> {
             printTable(printer, peak, steps, attentionAlone);
         }
         return 0;
+    }
+
+    /** Self seconds per category of each profiled configuration, categories in one order for every bar. */
+    private static Map<String, Map<String, Double>> profileRows(List<Map<String, Object>> steps) {
+        Map<String, Map<String, Double>> rows = new LinkedHashMap<>();
+        for (Map<String, Object> r : steps) {
+            if (!(r.get("profile") instanceof Map<?, ?> profile)) {
+                continue;
+            }
+            Map<String, Double> parts = new LinkedHashMap<>();
+            for (OpProfile.Category category : OpProfile.Category.values()) {
+                parts.put(category.label(), 0.0);
+            }
+            ((Map<?, ?>) profile.get("self_s_by_category")).forEach((k, v) -> parts.put((String) k,
+                    ((Number) v).doubleValue()));
+            parts.put("outside operators (Java, JNI)", ((Number) profile.get("outside_ops_s")).doubleValue());
+            rows.put(String.format(Locale.ROOT, "L=%s, checkpointing %s", r.get("length"),
+                    Boolean.TRUE.equals(r.get("checkpointing")) ? "on" : "off"), parts);
+        }
+        return rows;
     }
 
     private Device device() {

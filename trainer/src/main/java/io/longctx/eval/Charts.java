@@ -15,13 +15,17 @@ import org.jfree.chart.ChartUtils;
 import org.jfree.chart.JFreeChart;
 import org.jfree.chart.axis.LogAxis;
 import org.jfree.chart.axis.NumberAxis;
+import org.jfree.chart.plot.CategoryPlot;
 import org.jfree.chart.plot.PlotOrientation;
 import org.jfree.chart.plot.XYPlot;
+import org.jfree.chart.renderer.category.BarRenderer;
+import org.jfree.chart.renderer.category.StandardBarPainter;
 import org.jfree.chart.renderer.xy.XYLineAndShapeRenderer;
+import org.jfree.data.category.DefaultCategoryDataset;
 import org.jfree.data.xy.XYSeries;
 import org.jfree.data.xy.XYSeriesCollection;
 
-/** PNG line charts (JFreeChart, headless). */
+/** PNG charts (JFreeChart, headless): lines, a heat map, stacked bars. */
 public final class Charts {
     private static final List<Color> PALETTE = List.of(new Color(0x1f77b4), new Color(0xd62728),
             new Color(0x2ca02c), new Color(0xff7f0e), new Color(0x9467bd), new Color(0x8c564b), new Color(0xe377c2),
@@ -139,9 +143,36 @@ public final class Charts {
             renderer.setSeriesStroke(i, new BasicStroke(2f));
         }
         plot.setRenderer(renderer);
+        save(chart, png, 900, 560);
+    }
+
+    /**
+     * Horizontal stacked bars: one bar per row (a benchmark configuration), split into segments by part (where the
+     * time went), in the order the parts first appear.
+     */
+    public static void stackedBars(Path png, String title, String valueLabel,
+            Map<String, Map<String, Double>> rows) {
+        System.setProperty("java.awt.headless", "true");
+        DefaultCategoryDataset data = new DefaultCategoryDataset();
+        rows.forEach((row, parts) -> parts.forEach((part, value) -> data.addValue(value, part, row)));
+        JFreeChart chart = ChartFactory.createStackedBarChart(title, null, valueLabel, data,
+                PlotOrientation.HORIZONTAL, true, false, false);
+        CategoryPlot plot = chart.getCategoryPlot();
+        plot.setBackgroundPaint(Color.WHITE);
+        plot.setRangeGridlinePaint(new Color(0xdddddd));
+        BarRenderer renderer = (BarRenderer) plot.getRenderer();
+        renderer.setBarPainter(new StandardBarPainter());
+        renderer.setShadowVisible(false);
+        for (int i = 0; i < data.getRowCount(); i++) {
+            renderer.setSeriesPaint(i, PALETTE.get(i % PALETTE.size()));
+        }
+        save(chart, png, 900, Math.max(320, 120 + 60 * rows.size()));
+    }
+
+    private static void save(JFreeChart chart, Path png, int width, int height) {
         try {
             Files.createDirectories(png.toAbsolutePath().getParent());
-            ChartUtils.saveChartAsPNG(png.toFile(), chart, 900, 560);
+            ChartUtils.saveChartAsPNG(png.toFile(), chart, width, height);
         } catch (IOException e) {
             throw new LongctxException(png + ": cannot write chart (" + e.getMessage() + ")");
         }

@@ -22,8 +22,29 @@ import java.util.Map;
  */
 public record OpProfile(List<OpTotal> ops, double wallMicros, double insideOpsMicros) {
 
+    /** What self time is booked under, in the order reports show it. */
+    public enum Category {
+        MATMUL("matmul"),
+        ATTENTION("attention"),
+        ELEMENTWISE("element-wise, reductions"),
+        COPY("copy, cast, fill"),
+        OPTIMIZER("optimizer"),
+        AUTOGRAD("autograd bookkeeping"),
+        VIEWS("views, shape");
+
+        private final String label;
+
+        Category(String label) {
+            this.label = label;
+        }
+
+        public String label() {
+            return label;
+        }
+    }
+
     /** One operator name's totals over the profiled step. */
-    public record OpTotal(String name, String category, int calls, double selfMicros, long selfAllocatedBytes) {
+    public record OpTotal(String name, Category category, int calls, double selfMicros, long selfAllocatedBytes) {
     }
 
     /** One complete ("X") trace event. */
@@ -136,40 +157,40 @@ public record OpProfile(List<OpTotal> ops, double wallMicros, double insideOpsMi
     }
 
     /** The category an operator's self time is booked under. */
-    static String category(String name) {
+    static Category category(String name) {
         String op = name.startsWith("aten::") ? name.substring(6) : name;
         if (name.contains("scaled_dot_product") || name.contains("flash_attention")
                 || name.contains("efficient_attention") || name.contains("forward_method") || name.contains("Sdpa")) {
-            return "attention";
+            return Category.ATTENTION;
         }
         if (op.matches("(mm|addmm|bmm|baddbmm|matmul|linear|_mkldnn.*|mkldnn_.*)")) {
-            return "matmul";
+            return Category.MATMUL;
         }
         if (op.matches("(copy_|contiguous|clone|cat|to|_to_copy|empty_like|stack|index_select|embedding_dense_backward"
                 + "|embedding|gather|scatter_add_|index_add_|slice_backward|select_backward|fill_|zero_|zeros|ones"
                 + "|zeros_like|ones_like|new_zeros|detach_|detach)")) {
-            return "copy, cast, fill";
+            return Category.COPY;
         }
         if (op.contains("adam") || op.startsWith("_foreach")) {
-            return "optimizer";
+            return Category.OPTIMIZER;
         }
         if (name.startsWith("autograd::") || name.endsWith("Backward0") || name.endsWith("Backward1")
                 || name.contains("AccumulateGrad")) {
-            return "autograd bookkeeping";
+            return Category.AUTOGRAD;
         }
         if (op.matches("(view|reshape|_reshape_alias|transpose|t|permute|expand|unsqueeze|squeeze|as_strided|select"
                 + "|slice|split|narrow|alias|resolve_conj|resolve_neg|empty|empty_strided|_unsafe_view"
                 + "|unflatten|lift_fresh|result_type)")) {
-            return "views, shape";
+            return Category.VIEWS;
         }
-        return "element-wise, reductions";
+        return Category.ELEMENTWISE;
     }
 
     /** Self time per category, largest first, in microseconds. */
     public Map<String, Double> byCategory() {
         Map<String, Double> totals = new LinkedHashMap<>();
         for (OpTotal op : ops) {
-            totals.merge(op.category(), op.selfMicros(), Double::sum);
+            totals.merge(op.category().label(), op.selfMicros(), Double::sum);
         }
         Map<String, Double> sorted = new LinkedHashMap<>();
         totals.entrySet().stream().sorted(Map.Entry.<String, Double>comparingByValue().reversed())
@@ -194,7 +215,7 @@ public record OpProfile(List<OpTotal> ops, double wallMicros, double insideOpsMi
         for (OpTotal op : ops.subList(0, Math.min(topOps, ops.size()))) {
             Map<String, Object> row = new LinkedHashMap<>();
             row.put("op", op.name());
-            row.put("category", op.category());
+            row.put("category", op.category().label());
             row.put("calls", op.calls());
             row.put("self_s", op.selfMicros() / 1e6);
             row.put("self_allocated_mib", op.selfAllocatedBytes() / (1024.0 * 1024));

@@ -58,11 +58,13 @@ class OpProfileTest {
 
     @Test
     void categories() {
-        assertEquals("attention", OpProfile.category("aten::_scaled_dot_product_flash_attention_for_cpu_backward"));
-        assertEquals("matmul", OpProfile.category("aten::addmm"));
-        assertEquals("copy, cast, fill", OpProfile.category("aten::_to_copy"));
-        assertEquals("views, shape", OpProfile.category("aten::transpose"));
-        assertEquals("element-wise, reductions", OpProfile.category("aten::mul"));
-        assertEquals("autograd bookkeeping", OpProfile.category("autograd::engine::evaluate_function: MulBackward0"));
+        assertEquals(OpProfile.Category.ATTENTION,
+                OpProfile.category("aten::_scaled_dot_product_flash_attention_for_cpu_backward"));
+        assertEquals(OpProfile.Category.MATMUL, OpProfile.category("aten::addmm"));
+        assertEquals(OpProfile.Category.COPY, OpProfile.category("aten::_to_copy"));
+        assertEquals(OpProfile.Category.VIEWS, OpProfile.category("aten::transpose"));
+        assertEquals(OpProfile.Category.ELEMENTWISE, OpProfile.category("aten::mul"));
+        assertEquals(OpProfile.Category.AUTOGRAD,
+                OpProfile.category("autograd::engine::evaluate_function: MulBackward0"));
     }
 }
