@@ -53,10 +53,12 @@ public final class StepBenchmark {
                 double[] times = new double[steps];
                 int handlesBefore = 0;
                 long heapBefore = 0;
+                long rssBefore = 0;
                 for (int i = 0; i < warmup + steps; i++) {
                     if (i == warmup) {
                         handlesBefore = manager.getManagedArrays().size();
                         heapBefore = heapAfterGc();
+                        rssBefore = Memory.residentMiB();
                     }
                     List<List<PackedSequence>> batch = List.of(List.of(randomSequence(random, config, length)));
                     long start = System.nanoTime();
@@ -65,6 +67,7 @@ public final class StepBenchmark {
                         times[i - warmup] = (System.nanoTime() - start) / 1e9;
                     }
                 }
+                long rssAfter = Memory.residentMiB();
                 long peakRss = Memory.peakResidentMiB();    // before the profiled step, whose recording adds some
                 Map<String, Object> profile = null;
                 if (profileTrace != null) {
@@ -93,6 +96,8 @@ public final class StepBenchmark {
                 result.put("handles_after", manager.getManagedArrays().size());
                 result.put("heap_before_mib", heapBefore);
                 result.put("heap_after_mib", heapAfterGc());
+                result.put("rss_before_mib", rssBefore);
+                result.put("rss_after_mib", rssAfter);
                 result.put("allocator", Memory.allocator());
                 if (profile != null) {
                     result.put("profile", profile);

@@ -183,19 +183,20 @@ final class BenchCommand implements Callable<Integer> {
         out.printf(Locale.ROOT, "fp32 matmul peak: %.1f GFLOP/s; allocator: %s%n", peak,
                 steps.isEmpty() ? "-" : steps.get(0).get("allocator"));
         out.printf(Locale.ROOT, "%8s %6s %10s %10s %10s %7s %10s %s%n", "length", "ckpt", "step s", "tok/s",
-                "GFLOP/s", "MFU", "peak MiB", "handles/heap before->after");
+                "GFLOP/s", "MFU", "peak MiB", "handles / heap / resident, before->after the timed steps");
         for (Map<String, Object> r : steps) {
             if (r.containsKey("error")) {
                 out.printf(Locale.ROOT, "%8s %6s failed: %s%n", r.get("length"), r.get("checkpointing"),
                         r.get("error"));
                 continue;
             }
-            out.printf(Locale.ROOT, "%8d %6s %10.3f %10.0f %10.1f %6.1f%% %10d %s->%s / %s->%s MiB%n",
+            out.printf(Locale.ROOT, "%8d %6s %10.3f %10.0f %10.1f %6.1f%% %10d %s->%s / %s->%s MiB / %s->%s MiB%n",
                     ((Number) r.get("length")).intValue(), (Boolean) r.get("checkpointing") ? "on" : "off",
                     ((Number) r.get("step_s")).doubleValue(), ((Number) r.get("tokens_per_s")).doubleValue(),
                     ((Number) r.get("achieved_gflops")).doubleValue(), 100 * ((Number) r.get("mfu")).doubleValue(),
                     ((Number) r.get("peak_rss_mib")).longValue(), r.get("handles_before"), r.get("handles_after"),
-                    r.get("heap_before_mib"), r.get("heap_after_mib"));
+                    r.get("heap_before_mib"), r.get("heap_after_mib"), r.get("rss_before_mib"),
+                    r.get("rss_after_mib"));
         }
         out.printf(Locale.ROOT, "attention alone (forward + backward):%n%8s %10s %10s%n", "length", "sdpa s",
                 "plain s");
