@@ -1,14 +1,20 @@
 package io.longctx.data;
 
+import io.longctx.Hashing;
+import io.longctx.LongctxException;
 import io.longctx.data.pack.PackingConfig;
+import io.longctx.data.source.DocumentReader;
+import io.longctx.data.source.SourceStats;
 import io.longctx.data.source.SourceConfig;
 import io.longctx.data.tokenize.TokenizerSpec;
 import io.longctx.recipe.RecipeNode;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 
 /**
@@ -57,33 +63,50 @@ public record DataConfig(
                 store == null ? defaultStore : baseDir.resolve(store).normalize());
     }
 
-    /** What a store's contents depend on; a store whose manifest records another fingerprint is rebuilt. */
+    /** The recipe form of the section, every default filled in; parsing it back gives an equal record. */
+    public Map<String, Object> toMap() {
+        Map<String, Object> data = new LinkedHashMap<>();
+        data.put("sources", sources.stream().map(SourceConfig::toMap).toList());
+        data.put("tokenizer", tokenizer.toMap());
+        data.put("packing", packing.toMap());
+        data.put("validation_fraction", validationFraction);
+        data.put("seed", seed);
+        data.put("store", store.toString());
+        return data;
+    }
+
+    /**
+     * What a store's contents depend on: this section less the store's own folder, the tokenizer's hash and ids,
+     * and each source's files with their sizes and modification times, so changed data rebuilds the store.
+     */
     public Map<String, Object> fingerprint(String tokenizerSha256, TokenizerSpec.SpecialIds ids) {
-        Map<String, Object> map = new LinkedHashMap<>();
+        Map<String, Object> map = toMap();
+        map.remove("store");
         List<Map<String, Object>> sourceMaps = new ArrayList<>();
         for (SourceConfig s : sources) {
-            Map<String, Object> m = new LinkedHashMap<>();
-            m.put("type", s.type().name().toLowerCase(Locale.ROOT));
+            Map<String, Object> m = s.toMap();
             m.put("path", s.path().toAbsolutePath().normalize().toString());
-            m.put("glob", s.glob());
-            m.put("text_field", s.textField());
-            m.put("id_field", s.idField());
-            m.put("text_column", s.textColumn());
-            m.put("header", s.header());
-            m.put("on_error", s.onError().name().toLowerCase(Locale.ROOT));
+            m.put("files", filesDigest(s));
             sourceMaps.add(m);
         }
         map.put("sources", sourceMaps);
-        map.put("tokenizer", tokenizerName());
         map.put("tokenizer_sha256", tokenizerSha256);
         map.put("special_ids", ids.toMap());
-        map.put("packing", packing.toMap());
-        map.put("validation_fraction", validationFraction);
-        map.put("seed", seed);
         return map;
     }
 
-    private String tokenizerName() {
-        return tokenizer.isByteLevel() ? "byte" : tokenizer.path().toString();
+    /** The count of a source's files and a hash of their names, sizes and modification times. */
+    private static String filesDigest(SourceConfig source) {
+        List<Path> files = new DocumentReader(source, new SourceStats()).files();
+        StringBuilder listing = new StringBuilder();
+        for (Path file : files) {
+            try {
+                listing.append(file.toAbsolutePath().normalize()).append('\t').append(Files.size(file)).append('\t')
+                        .append(Files.getLastModifiedTime(file).toMillis()).append('\n');
+            } catch (IOException e) {
+                throw new LongctxException(file + ": cannot read its size (" + e.getMessage() + ")");
+            }
+        }
+        return files.size() + " files, " + Hashing.sha256(listing.toString().getBytes(StandardCharsets.UTF_8));
     }
 }

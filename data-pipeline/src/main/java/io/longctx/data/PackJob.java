@@ -25,6 +25,7 @@ import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.function.Consumer;
@@ -61,6 +62,7 @@ public final class PackJob {
     }
 
     public Result run(boolean force) {
+        requireOwnedStorePath(config.store());
         try (TextTokenizer tokenizer = loadTokenizer(config.tokenizer())) {
             TokenizerSpec.SpecialIds ids = config.tokenizer().resolve(tokenizer);
             Map<String, Object> fingerprint = config.fingerprint(tokenizer.sha256(), ids);
@@ -77,12 +79,39 @@ public final class PackJob {
         }
     }
 
+    /**
+     * A store is only ever written where nothing but a longctx store (or nothing at all) is: rebuilding replaces the
+     * folder, so a path that holds anything else is refused rather than deleted.
+     */
+    static void requireOwnedStorePath(Path store) {
+        if (!Files.exists(store)) {
+            return;
+        }
+        if (!Files.isDirectory(store)) {
+            throw new LongctxException("data.store: " + store + " is a file, not a store folder; longctx will not "
+                    + "replace it (name a new or empty folder)");
+        }
+        try (Stream<Path> entries = Files.list(store)) {
+            if (entries.findAny().isEmpty()) {
+                return;
+            }
+        } catch (IOException e) {
+            throw new LongctxException("data.store: " + store + ": cannot list (" + e.getMessage() + ")");
+        }
+        JsonNode manifest = TokenStore.readManifest(store).orElse(null);
+        if (manifest == null || !manifest.has("fingerprint") || !manifest.has("splits")) {
+            throw new LongctxException("data.store: " + store + " holds files that are not a longctx store; "
+                    + "longctx will not delete them (name a new or empty folder)");
+        }
+    }
+
     /** Null when the existing store matches, else why it must be rebuilt. */
     private String staleness(Map<String, Object> fingerprint) {
-        JsonNode manifest = TokenStore.readManifest(config.store());
-        if (manifest == null) {
+        Optional<JsonNode> found = TokenStore.readManifest(config.store());
+        if (found.isEmpty()) {
             return Files.exists(config.store()) ? "no complete store at the path" : "no store yet";
         }
+        JsonNode manifest = found.get();
         JsonNode current;
         try {
             // through text, so numbers compare by value whatever Java type produced them
@@ -121,19 +150,33 @@ public final class PackJob {
             PackStats validationStats = new PackStats();
             Packer trainPacker = Packer.create(config.packing(), ids.pad(), train::accept, trainStats);
             Packer validationPacker = Packer.create(config.packing(), ids.pad(), validation::accept, validationStats);
-            SourceStats sourceStats = new SourceStats();
+            Map<String, SourceStats> bySource = new LinkedHashMap<>();
+            for (int i = 0; i < config.sources().size(); i++) {
+                bySource.put(sourceLabel(i), new SourceStats());
+            }
             DocumentSplit split = new DocumentSplit(config.seed(), config.validationFraction());
-            long tokens = tokenizeAndPack(tokenizer, ids, sourceStats, split, trainPacker, validationPacker,
+            long tokens = tokenizeAndPack(tokenizer, ids, bySource, split, trainPacker, validationPacker,
                     trainStats, validationStats);
             trainPacker.finish();
             validationPacker.finish();
+            SourceStats sourceStats = new SourceStats();
+            List<Map<String, Object>> perSource = new ArrayList<>();
+            for (Map.Entry<String, SourceStats> e : bySource.entrySet()) {
+                log.accept("pack: " + e.getKey() + ": " + e.getValue().summary());
+                sourceStats.add(e.getValue());
+                Map<String, Object> entry = new LinkedHashMap<>();
+                entry.put("source", e.getKey());
+                entry.putAll(e.getValue().toMap());
+                perSource.add(entry);
+            }
             Map<String, Object> splits = new LinkedHashMap<>();
             splits.put("train", train.finish());
             splits.put("validation", validation.finish());
             if (train.sequences() == 0) {
                 throw new LongctxException("pack: no training sequence of " + seqLen + " tokens could be made from "
-                        + tokens + " tokens in " + sourceStats.documentsRead() + " documents; add data, lower "
-                        + "packing.seq_len or packing.min_doc_tokens");
+                        + tokens + " tokens in " + sourceStats.documentsRead() + " documents (" + sourceStats
+                        .emptySkipped() + " empty documents skipped); add data, lower packing.seq_len or "
+                        + "packing.min_doc_tokens");
             }
             Map<String, Object> manifest = new LinkedHashMap<>();
             manifest.put("format", FORMAT);
@@ -144,6 +187,7 @@ public final class PackJob {
             manifest.put("fingerprint", fingerprint);
             Map<String, Object> stats = new LinkedHashMap<>();
             stats.put("sources", sourceStats.toMap());
+            stats.put("by_source", perSource);
             stats.put("train", trainStats.toMap());
             stats.put("validation", validationStats.toMap());
             manifest.put("stats", stats);
@@ -179,7 +223,8 @@ public final class PackJob {
     }
 
     /** Reads on a background thread; tokenizes each batch on all cores; frames, splits and packs. */
-    private long tokenizeAndPack(TextTokenizer tokenizer, TokenizerSpec.SpecialIds ids, SourceStats sourceStats,
+    private long tokenizeAndPack(TextTokenizer tokenizer, TokenizerSpec.SpecialIds ids,
+            Map<String, SourceStats> sourceStats,
             DocumentSplit split, Packer trainPacker, Packer validationPacker, PackStats trainStats,
             PackStats validationStats) {
         BlockingQueue<List<Document>> queue = new ArrayBlockingQueue<>(4);
@@ -188,8 +233,9 @@ public final class PackJob {
             List<Document> batch = new ArrayList<>();
             long[] bytes = {0};
             try {
-                for (SourceConfig source : config.sources()) {
-                    new DocumentReader(source, sourceStats).read(doc -> {
+                for (int s = 0; s < config.sources().size(); s++) {
+                    SourceConfig source = config.sources().get(s);
+                    new DocumentReader(source, sourceStats.get(sourceLabel(s))).read(doc -> {
                         batch.add(doc);
                         bytes[0] += doc.text().length();
                         if (batch.size() >= BATCH_DOCS || bytes[0] >= BATCH_BYTES) {
@@ -244,6 +290,10 @@ public final class PackJob {
         }
         progress.update(documents, tokens, documents + " docs, done");
         return tokens;
+    }
+
+    private String sourceLabel(int index) {
+        return "data.sources[" + index + "] (" + config.sources().get(index).describe() + ")";
     }
 
     static int[] frame(int[] body, TokenizerSpec.SpecialIds ids, int[] separator) {

@@ -43,7 +43,7 @@ final class ExportCommand implements Callable<Integer> {
         };
         long shardBytes = parseSize(shardSize);
         Path checkpoint = Exporter.resolveCheckpoint(source, spec.commandLine().getErr()::println);
-        Exporter.export(checkpoint, out, shardBytes, type, Exporter.baseModelDir(checkpoint));
+        Exporter.export(checkpoint, out, shardBytes, type, Exporter.baseModelDir(checkpoint).orElse(null));
         spec.commandLine().getOut().println("exported " + checkpoint + " to " + out);
         return 0;
     }

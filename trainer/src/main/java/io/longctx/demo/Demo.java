@@ -45,7 +45,7 @@ public final class Demo {
             log.accept("demo: stage 1 skipped, reusing the base model at " + plan.baseDir());
         } else {
             timed("stage 1: pretrain", () -> train(pretrain));
-            export(pretrain.run().outputDir(), plan.baseDir());
+            export(pretrain.output().dir(), plan.baseDir());
         }
         Recipe extend = Recipe.load(plan.extendRecipe(), plan.extendOverrides());
         if (extend.model().isRandom() || !extend.model().path().toAbsolutePath().normalize()
@@ -58,7 +58,7 @@ public final class Demo {
         }
         timed("stage 2: extend", () -> train(extend));
         Path extended = plan.out().resolve("extended-model");
-        export(extend.run().outputDir(), extended);
+        export(extend.output().dir(), extended);
 
         ModelConfig base = ModelConfig.load(plan.baseDir());
         int original = base.maxPositions();
@@ -102,11 +102,9 @@ public final class Demo {
     }
 
     private void export(Path runDir, Path out) {
-        Path checkpoint = new Checkpoints(runDir).newestValid(log);
-        if (checkpoint == null) {
-            throw new LongctxException(runDir + ": no checkpoint to export");
-        }
-        Exporter.export(checkpoint, out, 4L << 30, DType.F32, Exporter.baseModelDir(checkpoint));
+        Path checkpoint = new Checkpoints(runDir).newestValid(log)
+                .orElseThrow(() -> new LongctxException(runDir + ": no checkpoint to export"));
+        Exporter.export(checkpoint, out, 4L << 30, DType.F32, Exporter.baseModelDir(checkpoint).orElse(null));
         log.accept("demo: exported " + checkpoint + " to " + out);
     }
 

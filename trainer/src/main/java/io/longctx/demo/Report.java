@@ -124,7 +124,7 @@ final class Report {
                 : recipe.ropeScaling().ropeType() + " x" + recipe.ropeScaling().factor();
         return String.format(Locale.ROOT, "- %s: `%s`, %s, %s, activation checkpointing %s; final training loss "
                 + "%s.%n", name, recipe.file(), steps, scaling, recipe.run().checkpointLayers() == 0 ? "off" : "on",
-                finalLoss(recipe.run().outputDir()));
+                finalLoss(recipe.output().dir()));
     }
 
     private static String finalLoss(Path runDir) {

@@ -14,6 +14,8 @@ import io.longctx.model.LlamaWeights;
 import io.longctx.model.ModelConfig;
 import io.longctx.rope.NoScaling;
 import io.longctx.rope.RopeScaling;
+import io.longctx.recipe.RecipeNode;
+import io.longctx.rope.LongRopeScaling;
 import io.longctx.rope.RopeScalingParser;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -106,7 +108,14 @@ public final class ModelSession implements AutoCloseable {
             String reason = e instanceof JsonProcessingException json ? json.getOriginalMessage() : e.getMessage();
             throw new LongctxException("--rope-scaling: not valid JSON (" + reason + ")");
         }
-        return new RopeScalingParser(source, config.maxPositions(), null).parse(node);
+        RecipeNode ropeNode = RecipeNode.fromJson(node, source);
+        RopeScaling scaling = new RopeScalingParser(config.maxPositions(), null).parse(ropeNode);
+        ropeNode.finish();
+        ropeNode.problems().throwIfAny();
+        if (scaling instanceof LongRopeScaling longRope && longRope.pairsProblem(config.rotaryDim() / 2) != null) {
+            throw new LongctxException(source + ": " + longRope.pairsProblem(config.rotaryDim() / 2));
+        }
+        return scaling;
     }
 
     private static void closeQuietly(AutoCloseable closeable) {

@@ -133,7 +133,7 @@ public final class PerplexityStudy {
         variant.put("label", r.label());
         variant.put("model", r.model().toString());
         variant.put("rope_type", r.scaling().ropeType());
-        variant.put("rope_scaling", r.scaling().toHfRopeScaling());
+        variant.put("rope_scaling", r.scaling().toMap());
         variant.put("factor", r.scaling().factor());
         List<Map<String, Object>> rows = new ArrayList<>();
         for (LengthResult l : r.lengths()) {

@@ -4,15 +4,13 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import io.longctx.engine.Tensors;
+import io.longctx.model.ChunkedNll;
 import io.longctx.model.LlamaModel;
 
 /**
- * Next-token negative log-likelihoods of a token sequence. The output head runs over chunks of positions so a long
- * sequence never materialises the full (T, vocab) logits.
+ * Next-token negative log-likelihoods of a token sequence, through the one chunked output head ({@link ChunkedNll}).
  */
 public final class TokenScorer {
-    private static final int HEAD_CHUNK = 512;
-
     private final LlamaModel model;
     private final NDManager scope;
 
@@ -30,21 +28,17 @@ public final class TokenScorer {
         int first = Math.max(1, from);
         double[] out = new double[ids.length - first];
         try (NDManager call = scope.newSubManager()) {
+            // the residual stream of positions first-1 .. n-2 predicts targets first .. n-1
             NDArray input = Tensors.tokenRow(call, ids, 0, ids.length);              // (1, T)
-            NDArray hidden = model.hidden(call, input, null);                         // (1, T, H)
-            for (int a = first - 1; a < ids.length - 1; a += HEAD_CHUNK) {
-                int b = Math.min(a + HEAD_CHUNK, ids.length - 1);
-                try (NDManager chunk = call.newSubManager()) {
-                    NDArray h = hidden.get(new NDIndex(":, {}:{}", a, b));
-                    h.attach(chunk);
-                    NDArray logProbs = model.head(h).logSoftmax(2);                  // (1, t, V)
-                    NDArray targets = Tensors.tokenRow(chunk, ids, a + 1, b + 1).expandDims(2);
-                    float[] picked = logProbs.gather(targets, 2).toFloatArray();     // (1, t, 1)
-                    for (int i = 0; i < picked.length; i++) {
-                        out[a + i - (first - 1)] = -picked[i];
-                    }
+            NDArray residual = model.residual(call, input, null)
+                    .get(new NDIndex(":, {}:{}", first - 1, ids.length - 1));        // (1, T', H)
+            NDArray targets = Tensors.tokenRow(call, ids, first, ids.length);        // (1, T')
+            new ChunkedNll(model).forEachChunk(call, residual, targets, (start, nll) -> {
+                float[] values = nll.toFloatArray();
+                for (int i = 0; i < values.length; i++) {
+                    out[(int) start + i] = values[i];
                 }
-            }
+            });
         }
         return out;
     }

@@ -4,10 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.longctx.LongctxException;
-import io.longctx.rope.NtkAwareScaling;
 import io.longctx.rope.RopeScaling;
-import io.longctx.rope.YarnScaling;
-import java.util.Map;
 
 /**
  * Writes an HF config.json for a model as transformers v4, vLLM and llama.cpp's converter read it: rope_scaling in the
@@ -60,26 +57,24 @@ public final class HfConfigJson {
         RopeScaling scaling = config.ropeScaling();
         int original = scaling.originalContext(config.maxPositions());
         out.put("rope_theta", config.ropeTheta());
-        if (scaling instanceof YarnScaling yarn && yarn.dynamic()) {
-            throw new LongctxException("dynamic_yarn has no HF config form (it is an inference-time option); "
-                    + "export the model with rope_scaling yarn instead");
+        RopeScaling.HfForm form = scaling.hfForm(config.ropeGeometry());
+        if (form instanceof RopeScaling.HfForm.NotExportable no) {
+            throw new LongctxException(no.reason());
         }
-        if (scaling.factor() == 1.0 && scaling.toHfRopeScaling() == null) {
+        if (form instanceof RopeScaling.HfForm.Unscaled) {
             out.put("max_position_embeddings", config.maxPositions());
             out.putNull("rope_scaling");
             return out;
         }
         out.put("max_position_embeddings", Math.round(scaling.factor() * original));
-        if (scaling instanceof NtkAwareScaling ntk) {
-            // no rope_type exists for a static base change: it is a different rope_theta
-            out.put("rope_theta", ntk.scaledBase(config.ropeGeometry()));
+        if (form instanceof RopeScaling.HfForm.AsRopeTheta theta) {
+            out.put("rope_theta", theta.ropeTheta());
             out.putNull("rope_scaling");
-            return out;
-        }
-        Map<String, Object> ropeScaling = scaling.toHfRopeScaling();
-        out.set("rope_scaling", MAPPER.valueToTree(ropeScaling));
-        if (scaling.ropeType().equals("longrope")) {
-            out.put("original_max_position_embeddings", original);
+        } else if (form instanceof RopeScaling.HfForm.AsRopeScaling rope) {
+            out.set("rope_scaling", MAPPER.valueToTree(rope.ropeScaling()));
+            if (scaling.ropeType().equals("longrope")) {
+                out.put("original_max_position_embeddings", original);
+            }
         }
         return out;
     }

@@ -65,6 +65,15 @@ public final class LlamaModel {
      * cache). Returns (B, T, hidden) attached to {@code scope}.
      */
     public NDArray hidden(NDManager scope, NDArray ids, KvCache cache) {
+        try (NDManager call = scope.newSubManager()) {
+            NDArray normed = finalNorm(residual(call, ids, cache));
+            normed.attach(scope);
+            return normed;
+        }
+    }
+
+    /** The last decoder layer's output (B, T, hidden), before the final norm, attached to {@code scope}. */
+    public NDArray residual(NDManager scope, NDArray ids, KvCache cache) {
         int start = cache == null ? 0 : cache.length();
         int t = (int) ids.getShape().get(1);
         try (NDManager call = scope.newSubManager()) {
@@ -78,9 +87,8 @@ public final class LlamaModel {
             if (cache != null) {
                 cache.advance(t);
             }
-            NDArray normed = finalNorm(x);
-            normed.attach(scope);
-            return normed;
+            x.attach(scope);
+            return x;
         }
     }
 

@@ -5,6 +5,8 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import io.longctx.LongctxException;
 import io.longctx.engine.Tensors;
+import java.nio.ByteBuffer;
+import java.nio.FloatBuffer;
 import java.nio.file.Path;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -33,13 +35,34 @@ public final class LlamaWeights implements AutoCloseable {
         NDManager manager = parent.newSubManager();
         Map<String, NDArray> tensors = new LinkedHashMap<>();
         try {
-            checkpoint.load(config, (name, data) ->
-                    tensors.put(name, Tensors.fromF32Buffer(manager, data, new Shape(shapes.get(name)))));
+            checkpoint.load(config, (name, data) -> {
+                requireFinite(dir, name, data);
+                tensors.put(name, Tensors.fromF32Buffer(manager, data, new Shape(shapes.get(name))));
+            });
         } catch (RuntimeException e) {
             manager.close();
             throw e;
         }
         return new LlamaWeights(config, manager, orderedAs(shapes, tensors), ignored);
+    }
+
+    /** A NaN or infinity in a weight makes every score NaN: refuse the model, naming the tensor. */
+    static void requireFinite(Path dir, String name, ByteBuffer data) {
+        FloatBuffer values = data.asFloatBuffer();
+        int bad = 0;
+        int first = -1;
+        for (int i = 0; i < values.limit(); i++) {
+            if (!Float.isFinite(values.get(i))) {
+                bad++;
+                if (first < 0) {
+                    first = i;
+                }
+            }
+        }
+        if (bad > 0) {
+            throw new LongctxException(dir + ": tensor '" + name + "' holds " + bad + " NaN or infinite value(s) "
+                    + "(first at element " + first + "); the weights are corrupt");
+        }
     }
 
     /** Wraps arrays already in memory (random init, tests); every expected name must be present. */

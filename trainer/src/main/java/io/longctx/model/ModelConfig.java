@@ -3,6 +3,8 @@ package io.longctx.model;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.longctx.LongctxException;
+import io.longctx.recipe.RecipeNode;
+import io.longctx.rope.LongRopeScaling;
 import io.longctx.rope.RopeGeometry;
 import io.longctx.rope.RopeScaling;
 import io.longctx.rope.RopeScalingParser;
@@ -148,45 +150,100 @@ public record ModelConfig(
         return nl < 0 ? message : message.substring(0, nl);
     }
 
+    /** Reads a config object (a config.json's content), failing with one line naming the source and key. */
     public static ModelConfig parse(JsonNode root, String source) {
         if (root == null || !root.isObject()) {
             throw new LongctxException(source + ": must hold a JSON object");
         }
-        ConfigFields f = new ConfigFields(root, source);
-        String type = f.string("model_type", null);
-        if (type == null) {
-            throw new LongctxException(source + ": model_type is missing (supported: " + SUPPORTED_TYPES + ")");
+        RecipeNode node = RecipeNode.fromJson(root, source);
+        ModelConfig config = parse(node, source);
+        node.problems().throwIfAny();
+        return config;
+    }
+
+    /**
+     * Reads the architecture keys of a mapping (a config.json, or a recipe's model.architecture) into the node's
+     * problems; null when there is one. Keys longctx does not read are left for the caller: a recipe reports them,
+     * a config.json written by another tool may hold many.
+     */
+    public static ModelConfig parse(RecipeNode node, String source) {
+        int before = node.problems().count();
+        String type = node.requiredString("model_type");
+        if (type != null && !SUPPORTED_TYPES.contains(type)) {
+            node.get("model_type").problem("unsupported model_type '" + type + "' (supported: " + SUPPORTED_TYPES
+                    + ")");
         }
-        if (!SUPPORTED_TYPES.contains(type)) {
-            throw new LongctxException(source + ": unsupported model_type '" + type + "' (supported: "
-                    + SUPPORTED_TYPES + ")");
+        String activation = node.string("hidden_act", "silu");
+        node.require("hidden_act", "silu".equals(activation), "must be silu (the SwiGLU MLP of the Llama family), "
+                + "got '" + activation + "'");
+        int hidden = node.requiredInteger("hidden_size");
+        int heads = node.requiredInteger("num_attention_heads");
+        int kvHeads = node.integer("num_key_value_heads", heads);
+        int headDim = node.integer("head_dim", heads > 0 ? hidden / heads : 0);
+        int maxPositions = node.requiredInteger("max_position_embeddings");
+        int intermediate = node.requiredInteger("intermediate_size");
+        int layers = node.requiredInteger("num_hidden_layers");
+        int vocab = node.requiredInteger("vocab_size");
+        double eps = node.number("rms_norm_eps", 1e-6);
+        double theta = node.number("rope_theta", 10000.0);
+        double partial = node.number("partial_rotary_factor", 1.0);
+        RecipeNode v5 = node.get("rope_parameters");
+        RecipeNode ropeNode = v5.isMissing() ? node.get("rope_scaling") : v5;
+        if (v5.isMapping()) {
+            theta = v5.number("rope_theta", theta);
+            partial = v5.number("partial_rotary_factor", partial);
         }
-        int hidden = f.integer("hidden_size", null);
-        int heads = f.integer("num_attention_heads", null);
-        int kvHeads = f.integer("num_key_value_heads", heads);
-        int headDim = f.integer("head_dim", heads > 0 ? hidden / heads : 0);
-        int maxPositions = f.integer("max_position_embeddings", null);
-        JsonNode v5 = root.get("rope_parameters");
-        JsonNode ropeNode = v5 != null && !v5.isNull() ? v5 : root.get("rope_scaling");
-        double theta = f.number("rope_theta", 10000.0);
-        double partial = f.number("partial_rotary_factor", 1.0);
-        if (v5 != null && v5.isObject()) {
-            ConfigFields rp = new ConfigFields(v5, source + ": rope_parameters");
-            theta = rp.number("rope_theta", theta);
-            partial = rp.number("partial_rotary_factor", partial);
+        Integer topOriginal = node.optionalInteger("original_max_position_embeddings");
+        RopeScaling scaling = new RopeScalingParser(maxPositions, topOriginal).parse(ropeNode);
+        boolean attentionBias = node.bool("attention_bias", false);
+        boolean tie = node.bool("tie_word_embeddings", false);
+        boolean mlpBias = node.bool("mlp_bias", false);
+        Integer bos = tokenId(node, "bos_token_id");
+        Integer eos = tokenId(node, "eos_token_id");
+        if (node.problems().count() > before) {
+            return null;
         }
-        Integer topOriginal = root.hasNonNull("original_max_position_embeddings")
-                ? f.integer("original_max_position_embeddings", null) : null;
-        String ropeKey = v5 != null && !v5.isNull() ? "rope_parameters" : "rope_scaling";
-        RopeScaling scaling = new RopeScalingParser(source + ": " + ropeKey, maxPositions, topOriginal)
-                .parse(ropeNode);
-        boolean attentionBias = f.bool("attention_bias", false);
         boolean qwen = type.equals("qwen2");
-        return new ModelConfig(type, hidden, f.integer("intermediate_size", null),
-                f.integer("num_hidden_layers", null), heads, kvHeads, headDim, f.integer("vocab_size", null),
-                maxPositions, f.number("rms_norm_eps", 1e-6), theta, partial, scaling,
-                f.bool("tie_word_embeddings", false), qwen || attentionBias, !qwen && attentionBias,
-                f.bool("mlp_bias", false), f.optionalTokenId("bos_token_id"), f.optionalTokenId("eos_token_id"),
-                source);
+        try {
+            ModelConfig config = new ModelConfig(type, hidden, intermediate, layers, heads, kvHeads, headDim, vocab,
+                    maxPositions, eps, theta, partial, scaling, tie, qwen || attentionBias, !qwen && attentionBias,
+                    mlpBias, bos, eos, source);
+            if (scaling instanceof LongRopeScaling longRope) {
+                String problem = longRope.pairsProblem(config.rotaryDim() / 2);
+                if (problem != null) {
+                    ropeNode.problem(problem);
+                    return null;
+                }
+            }
+            return config;
+        } catch (LongctxException e) {
+            node.problem(e.getMessage().substring(Math.min(e.getMessage().length(), source.length() + 2)));
+            return null;
+        }
+    }
+
+    /** A token id; HF allows a list (several EOS ids), of which the first is taken. */
+    private static Integer tokenId(RecipeNode node, String key) {
+        RecipeNode value = node.get(key);
+        if (value.isSequence()) {
+            List<RecipeNode> items = value.elements();
+            if (items.isEmpty()) {
+                return null;
+            }
+            value = items.get(0);
+        }
+        if (value.isMissing()) {
+            return null;
+        }
+        try {
+            int id = Integer.parseInt(value.text() == null ? "" : value.text().trim());
+            if (id >= 0) {
+                return id;
+            }
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        value.problem("must be a token id (an integer >= 0), got '" + value.text() + "'");
+        return null;
     }
 }

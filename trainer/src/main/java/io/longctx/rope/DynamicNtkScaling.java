@@ -37,7 +37,7 @@ public record DynamicNtkScaling(double factor, int originalContext) implements R
     }
 
     @Override
-    public Map<String, Object> toHfRopeScaling() {
+    public Map<String, Object> toMap() {
         Map<String, Object> map = RopeScaling.hfMap("dynamic", factor);
         map.put("original_max_position_embeddings", originalContext);
         return map;

@@ -20,7 +20,7 @@ public record LinearScaling(double factor) implements RopeScaling {
     }
 
     @Override
-    public Map<String, Object> toHfRopeScaling() {
+    public Map<String, Object> toMap() {
         return RopeScaling.hfMap("linear", factor);
     }
 }

@@ -41,7 +41,7 @@ public record Llama3Scaling(double factor, double lowFreqFactor, double highFreq
     }
 
     @Override
-    public Map<String, Object> toHfRopeScaling() {
+    public Map<String, Object> toMap() {
         Map<String, Object> map = RopeScaling.hfMap("llama3", factor);
         map.put("low_freq_factor", lowFreqFactor);
         map.put("high_freq_factor", highFreqFactor);

@@ -17,6 +17,12 @@ public record LongRopeScaling(
         longFactor = longFactor.clone();
     }
 
+    /** Null when there is one factor per rotary pair, else what is wrong (checked before any work). */
+    public String pairsProblem(int rotaryPairs) {
+        return shortFactor.length == rotaryPairs ? null : "short_factor and long_factor have " + shortFactor.length
+                + " entries, but the model has " + rotaryPairs + " rotary pairs (head_dim x partial_rotary_factor / 2)";
+    }
+
     @Override
     public int originalContext(int fallback) {
         return originalContext;
@@ -55,7 +61,7 @@ public record LongRopeScaling(
     }
 
     @Override
-    public Map<String, Object> toHfRopeScaling() {
+    public Map<String, Object> toMap() {
         Map<String, Object> map = RopeScaling.hfMap("longrope", factor);
         map.put("short_factor", shortFactor.clone());
         map.put("long_factor", longFactor.clone());

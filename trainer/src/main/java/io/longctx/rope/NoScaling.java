@@ -21,7 +21,9 @@ public record NoScaling() implements RopeScaling {
     }
 
     @Override
-    public Map<String, Object> toHfRopeScaling() {
-        return null;
+    public Map<String, Object> toMap() {
+        Map<String, Object> map = new java.util.LinkedHashMap<>();
+        map.put("rope_type", "default");
+        return map;
     }
 }

@@ -24,7 +24,7 @@ public record NtkAwareScaling(double factor) implements RopeScaling {
     }
 
     @Override
-    public Map<String, Object> toHfRopeScaling() {
-        return null;
+    public Map<String, Object> toMap() {
+        return RopeScaling.hfMap("ntk", factor);
     }
 }

@@ -31,10 +31,43 @@ public sealed interface RopeScaling
     }
 
     /**
-     * The HF v4 {@code rope_scaling} object for an exported config.json, or null when the method needs none.
-     * Keys equal to HF's defaults are left out, since readers disagree on some of them.
+     * Every parameter under its HF key, as {@link RopeScalingParser} reads it back to an equal scaling (the recipe's
+     * resolved form, results files). Keys equal to HF's defaults are left out where readers disagree on them.
      */
-    Map<String, Object> toHfRopeScaling();
+    Map<String, Object> toMap();
+
+    /** How an HF config.json expresses this scaling. */
+    sealed interface HfForm {
+        /** No scaling: rope_scaling null. */
+        record Unscaled() implements HfForm {
+        }
+
+        /** A v4 rope_scaling object. */
+        record AsRopeScaling(Map<String, Object> ropeScaling) implements HfForm {
+        }
+
+        /** A changed rope_theta and no rope_scaling (a static base change has no rope_type). */
+        record AsRopeTheta(double ropeTheta) implements HfForm {
+        }
+
+        /** Not expressible in a config.json; the reason names the way out. */
+        record NotExportable(String reason) implements HfForm {
+        }
+    }
+
+    default HfForm hfForm(RopeGeometry geometry) {
+        if (this instanceof NoScaling) {
+            return new HfForm.Unscaled();
+        }
+        if (this instanceof NtkAwareScaling ntk) {
+            return new HfForm.AsRopeTheta(ntk.scaledBase(geometry));
+        }
+        if (this instanceof YarnScaling yarn && yarn.dynamic()) {
+            return new HfForm.NotExportable("rope_type dynamic_yarn has no HF config form (it is an inference-time "
+                    + "option); train and export with rope_type yarn instead");
+        }
+        return new HfForm.AsRopeScaling(toMap());
+    }
 
     /** Helper for implementations: an ordered map starting with rope_type and factor. */
     static Map<String, Object> hfMap(String ropeType, double factor) {

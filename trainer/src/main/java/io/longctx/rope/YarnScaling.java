@@ -88,11 +88,8 @@ public record YarnScaling(
     }
 
     @Override
-    public Map<String, Object> toHfRopeScaling() {
-        if (dynamic) {
-            return null;
-        }
-        Map<String, Object> map = RopeScaling.hfMap("yarn", factor);
+    public Map<String, Object> toMap() {
+        Map<String, Object> map = RopeScaling.hfMap(dynamic ? "dynamic_yarn" : "yarn", factor);
         map.put("original_max_position_embeddings", originalContext);
         map.put("beta_fast", betaFast);
         map.put("beta_slow", betaSlow);

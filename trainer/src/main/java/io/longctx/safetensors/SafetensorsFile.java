@@ -1,5 +1,6 @@
 package io.longctx.safetensors;
 
+import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -88,7 +89,9 @@ public final class SafetensorsFile implements AutoCloseable {
             Map<String, String> metadata) {
         JsonNode root;
         try {
-            root = new ObjectMapper().readTree(new String(header, StandardCharsets.UTF_8).trim());
+            // duplicate names are refused, as the reference implementation does (else the last one would win)
+            root = new ObjectMapper().enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
+                    .readTree(new String(header, StandardCharsets.UTF_8).trim());
         } catch (JsonProcessingException e) {
             throw fail(path, "header is not valid JSON (" + e.getOriginalMessage() + ")");
         }
@@ -105,17 +108,22 @@ public final class SafetensorsFile implements AutoCloseable {
             entries.add(parseEntry(path, field.getKey(), field.getValue(), dataSize));
         }
         entries.sort(Comparator.comparingLong(TensorEntry::begin).thenComparingLong(TensorEntry::end));
-        TensorEntry previous = null;
+        // the data section is the tensors back to back from 0 to its end: a gap, an overlap or trailing bytes mean
+        // the header length or an offset is off (a shifted tensor would load as garbage)
+        long expectedBegin = 0;
         Map<String, TensorEntry> byName = new LinkedHashMap<>();
         for (TensorEntry entry : entries) {
-            if (previous != null && entry.begin() < previous.end() && entry.byteLength() > 0) {
-                throw fail(path, "tensors '" + previous.name() + "' [" + previous.begin() + ", " + previous.end()
-                        + ") and '" + entry.name() + "' [" + entry.begin() + ", " + entry.end() + ") overlap");
+            if (entry.begin() != expectedBegin) {
+                throw fail(path, "tensor '" + entry.name() + "' starts at byte " + entry.begin() + " of the data "
+                        + "section, expected " + expectedBegin + " (tensors must be contiguous without gaps or "
+                        + "overlaps)");
             }
             byName.put(entry.name(), entry);
-            if (entry.byteLength() > 0) {
-                previous = entry;
-            }
+            expectedBegin = entry.end();
+        }
+        if (expectedBegin != dataSize) {
+            throw fail(path, "the tensors end at byte " + expectedBegin + " of the data section, but it holds "
+                    + dataSize + " bytes (the header length or the offsets are wrong)");
         }
         return Collections.unmodifiableMap(byName);
     }

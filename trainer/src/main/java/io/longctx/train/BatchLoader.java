@@ -1,5 +1,6 @@
 package io.longctx.train;
 
+import io.longctx.LongctxException;
 import io.longctx.data.pack.PackedSequence;
 import io.longctx.data.sample.SequenceSampler;
 import io.longctx.data.store.TokenStore;
@@ -40,12 +41,12 @@ public final class BatchLoader implements AutoCloseable {
                 }
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
-            } catch (RuntimeException e) {
-                try {
-                    queue.put(e);
-                } catch (InterruptedException ignored) {
-                    Thread.currentThread().interrupt();
-                }
+            } catch (Throwable e) {
+                // any failure (an OutOfMemoryError too) reaches the training thread, which stops the run with it
+                queue.clear();
+                queue.offer(e instanceof LongctxException le ? le : new LongctxException("batch loader: "
+                        + e.getClass().getSimpleName() + (e.getMessage() == null ? "" : " (" + e.getMessage() + ")")
+                        + " while preparing the next step's sequences", e));
             }
         }, "longctx-batch-loader");
         thread.setDaemon(true);

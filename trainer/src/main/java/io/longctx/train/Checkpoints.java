@@ -35,7 +35,9 @@ import java.util.stream.Stream;
 public final class Checkpoints {
     public static final String DIR = "checkpoints";
     public static final String MANIFEST = "manifest.json";
-    private static final Pattern STEP_DIR = Pattern.compile("step-(\\d{6,})");
+    public static final String GRADIENTS = "gradients.safetensors";
+    /** step-NNNNNN after a whole step; step-NNNNNN-micro-KKKKKK inside step NNNNNN+1 after K micro-batches. */
+    private static final Pattern STEP_DIR = Pattern.compile("step-(\\d{6,})(-micro-(\\d{6,}))?");
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
     private final Path root;
@@ -52,20 +54,43 @@ public final class Checkpoints {
         return String.format("step-%06d", step);
     }
 
-    /** What goes into a checkpoint besides weights and moments. */
-    public record Contents(Map<String, NDArray> weights, Map<String, NDArray> optimizer, TrainingState state,
-            JsonNode config, String recipeYaml, Path tokenizerDir) {
+    /** The folder name of a state: a step boundary, or a point inside the next step. */
+    public static String name(TrainingState state) {
+        return state.microBatchesDone() == 0 ? name(state.step())
+                : String.format("%s-micro-%06d", name(state.step()), state.microBatchesDone());
+    }
+
+    /**
+     * What goes into a checkpoint.
+     *
+     * @param gradients the gradient sum of the micro-batches already done inside a step; empty at a step boundary
+     */
+    public record Contents(Map<String, NDArray> weights, Map<String, NDArray> optimizer,
+            Map<String, NDArray> gradients, TrainingState state, JsonNode config, String recipeYaml,
+            Path tokenizerDir) {
+    }
+
+    /** Whether a checkpoint can be resumed from, and why not. */
+    public sealed interface Verdict {
+        record Valid() implements Verdict {
+        }
+
+        record Unusable(String reason) implements Verdict {
+        }
     }
 
     /** Writes a checkpoint atomically; returns its folder. */
     public Path write(Contents contents) {
-        Path target = root.resolve(name(contents.state().step()));
+        Path target = root.resolve(name(contents.state()));
         Path temp = root.resolve("." + target.getFileName() + ".tmp-" + ProcessHandle.current().pid());
         try {
             deleteTree(temp);
             Files.createDirectories(temp);
             writeTensors(temp.resolve("model.safetensors"), contents.weights());
             writeTensors(temp.resolve("optimizer.safetensors"), contents.optimizer());
+            if (!contents.gradients().isEmpty()) {
+                writeTensors(temp.resolve(GRADIENTS), contents.gradients());
+            }
             writeSynced(temp.resolve("state.json"), JSON.writeValueAsBytes(contents.state().toMap()));
             writeSynced(temp.resolve("config.json"), JSON.writeValueAsBytes(contents.config()));
             writeSynced(temp.resolve("recipe.yaml"), contents.recipeYaml().getBytes(java.nio.charset.StandardCharsets.UTF_8));
@@ -151,11 +176,11 @@ public final class Checkpoints {
         return Integer.parseInt(m.group(1));
     }
 
-    /** Null when the checkpoint is complete and every file matches its manifest, else the reason it is not. */
-    public static String problem(Path checkpoint) {
+    /** Whether the checkpoint is complete and every file matches its manifest. */
+    public static Verdict verify(Path checkpoint) {
         Path manifestFile = checkpoint.resolve(MANIFEST);
         if (!Files.isRegularFile(manifestFile)) {
-            return "no " + MANIFEST;
+            return new Verdict.Unusable("no " + MANIFEST);
         }
         try {
             JsonNode manifest = new ObjectMapper().readTree(manifestFile.toFile());
@@ -163,42 +188,43 @@ public final class Checkpoints {
             for (String required : List.of("model.safetensors", "optimizer.safetensors", "state.json",
                     "config.json")) {
                 if (!files.has(required)) {
-                    return "manifest lists no " + required;
+                    return new Verdict.Unusable("manifest lists no " + required);
                 }
             }
             for (var it = files.fields(); it.hasNext(); ) {
                 var e = it.next();
                 Path file = checkpoint.resolve(e.getKey());
                 if (!Files.isRegularFile(file)) {
-                    return e.getKey() + " is missing";
+                    return new Verdict.Unusable(e.getKey() + " is missing");
                 }
                 if (Files.size(file) != e.getValue().path("bytes").asLong()) {
-                    return e.getKey() + " has " + Files.size(file) + " bytes, the manifest says "
-                            + e.getValue().path("bytes").asLong();
+                    return new Verdict.Unusable(e.getKey() + " has " + Files.size(file) + " bytes, the manifest "
+                            + "says " + e.getValue().path("bytes").asLong());
                 }
                 if (!Hashing.sha256(file).equals(e.getValue().path("sha256").asText())) {
-                    return e.getKey() + " does not match its checksum";
+                    return new Verdict.Unusable(e.getKey() + " does not match its checksum");
                 }
             }
             try (SafetensorsFile model = SafetensorsFile.open(checkpoint.resolve("model.safetensors"))) {
                 model.tensors();
             }
-            return null;
+            return new Verdict.Valid();
         } catch (IOException | LongctxException e) {
-            return e.getMessage();
+            return new Verdict.Unusable(e.getMessage());
         }
     }
 
-    /** The newest checkpoint that verifies, reporting each one skipped; null when there is none. */
-    public Path newestValid(Consumer<String> log) {
+    /** The newest checkpoint that verifies, reporting each one skipped; empty when there is none. */
+    public java.util.Optional<Path> newestValid(Consumer<String> log) {
         for (Path checkpoint : list()) {
-            String problem = problem(checkpoint);
-            if (problem == null) {
-                return checkpoint;
+            if (verify(checkpoint) instanceof Verdict.Unusable unusable) {
+                log.accept("checkpoint " + checkpoint + " is unusable (" + unusable.reason() + "); trying the "
+                        + "previous one");
+                continue;
             }
-            log.accept("checkpoint " + checkpoint + " is unusable (" + problem + "); trying the previous one");
+            return java.util.Optional.of(checkpoint);
         }
-        return null;
+        return java.util.Optional.empty();
     }
 
     /** Deletes all but the newest {@code keep} checkpoints. */

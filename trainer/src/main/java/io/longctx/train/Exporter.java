@@ -30,27 +30,25 @@ public final class Exporter {
     /** A checkpoint folder as given, or the newest valid checkpoint of a run folder. */
     public static Path resolveCheckpoint(Path runOrCheckpoint, Consumer<String> log) {
         if (Files.isRegularFile(runOrCheckpoint.resolve(Checkpoints.MANIFEST))) {
-            String problem = Checkpoints.problem(runOrCheckpoint);
-            if (problem != null) {
-                throw new LongctxException(runOrCheckpoint + ": checkpoint fails verification (" + problem + ")");
+            if (Checkpoints.verify(runOrCheckpoint) instanceof Checkpoints.Verdict.Unusable unusable) {
+                throw new LongctxException(runOrCheckpoint + ": checkpoint fails verification (" + unusable.reason()
+                        + ")");
             }
             return runOrCheckpoint;
         }
         if (!Files.isDirectory(runOrCheckpoint)) {
             throw new LongctxException(runOrCheckpoint + ": not found");
         }
-        Path newest = new Checkpoints(runOrCheckpoint).newestValid(log);
-        if (newest == null) {
-            throw new LongctxException(runOrCheckpoint + ": no valid checkpoint (expected a run folder with "
-                    + Checkpoints.DIR + "/step-NNNNNN, or a checkpoint folder)");
-        }
-        return newest;
+        return new Checkpoints(runOrCheckpoint).newestValid(log).orElseThrow(() -> new LongctxException(
+                runOrCheckpoint + ": no valid checkpoint (expected a run folder with " + Checkpoints.DIR
+                        + "/step-NNNNNN, or a checkpoint folder)"));
     }
 
     /**
      * @param shardBytes largest shard; the weights go to one model.safetensors when they fit
      * @param dtype F32, F16 or BF16 for the exported weights
      */
+    /** @param baseModelDir the base model's folder (its generation_config.json is copied), or null */
     public static void export(Path checkpoint, Path out, long shardBytes, DType dtype, Path baseModelDir) {
         try {
             Files.createDirectories(out);
@@ -121,17 +119,22 @@ public final class Exporter {
         }
     }
 
-    /** The base model directory recorded in a checkpoint's recipe, or null. */
-    public static Path baseModelDir(Path checkpoint) {
-        try {
-            Object recipe = new org.yaml.snakeyaml.Yaml().load(Files.readString(checkpoint.resolve("recipe.yaml")));
-            if (recipe instanceof Map<?, ?> root && root.get("model") instanceof Map<?, ?> model
-                    && model.get("path") instanceof String path) {
-                return Path.of(path);
-            }
-            return null;
-        } catch (IOException | RuntimeException e) {
-            return null;
+    /** The base model directory recorded in a checkpoint's recipe; empty for a randomly initialised model. */
+    public static java.util.Optional<Path> baseModelDir(Path checkpoint) {
+        Path file = checkpoint.resolve("recipe.yaml");
+        if (!Files.isRegularFile(file)) {
+            return java.util.Optional.empty();
         }
+        Object recipe;
+        try {
+            recipe = new org.yaml.snakeyaml.Yaml().load(Files.readString(file));
+        } catch (IOException | RuntimeException e) {
+            throw new LongctxException(file + ": unreadable (" + e.getMessage() + ")");
+        }
+        if (recipe instanceof Map<?, ?> root && root.get("model") instanceof Map<?, ?> model
+                && model.get("path") instanceof String path) {
+            return java.util.Optional.of(Path.of(path));
+        }
+        return java.util.Optional.empty();
     }
 }

@@ -1,33 +1,22 @@
 package io.longctx.train;
 
 import io.longctx.recipe.RecipeNode;
-import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
 
 /**
- * Where and how the run executes and what it writes.
+ * How the run executes: the recipe's top-level {@code activation_checkpointing}, {@code device} and
+ * {@code attention} keys.
  *
  * @param checkpointLayers activation checkpointing: 0 off, 1 every decoder layer, k every k-th layer
  * @param device cpu or gpu
  * @param attention sdpa (fused) or plain
- * @param outputDir run folder (checkpoints, metrics, resolved recipe)
- * @param checkpointEvery steps between checkpoints (a checkpoint is also written at the end)
- * @param keepLast checkpoints kept; older ones are deleted
- * @param evalEvery steps between evaluations; 0 for none
- * @param evalLengths context lengths for perplexity during training
- * @param evalBatches validation sequences used per evaluation
  */
-public record RunConfig(
-        int checkpointLayers, Device device, String attention, Path outputDir, int checkpointEvery, int keepLast,
-        int evalEvery, List<Integer> evalLengths, int evalBatches) {
+public record RunConfig(int checkpointLayers, Device device, String attention) {
 
     public enum Device {
         CPU, GPU
-    }
-
-    public RunConfig {
-        evalLengths = List.copyOf(evalLengths);
     }
 
     static int parseCheckpointing(RecipeNode root) {
@@ -51,37 +40,22 @@ public record RunConfig(
         };
     }
 
-    public static RunConfig parse(RecipeNode root, Path baseDir, Path defaultOutput) {
+    public static RunConfig parse(RecipeNode root) {
         int checkpointLayers = parseCheckpointing(root);
         Device device = root.enumValue("device", Device.class, Device.CPU);
         String attention = root.string("attention", "sdpa");
         root.require("attention", attention.equals("sdpa") || attention.equals("plain"),
                 "must be sdpa or plain, got '" + attention + "'");
-        RecipeNode output = root.get("output");
-        String dir = output.string("dir", null);
-        int every = output.integer("checkpoint_every", 100);
-        int keep = output.integer("keep_last", 3);
-        output.require("checkpoint_every", every >= 1, "must be >= 1, got " + every);
-        output.require("keep_last", keep >= 1, "must be >= 1, got " + keep);
-        RecipeNode eval = root.get("eval");
-        int evalEvery = eval.integer("every", 0);
-        int batches = eval.integer("batches", 4);
-        List<Integer> lengths = new ArrayList<>();
-        for (RecipeNode item : eval.get("lengths").elements()) {
-            try {
-                int length = Integer.parseInt(item.text() == null ? "" : item.text().trim());
-                if (length < 2) {
-                    item.problem("must be >= 2, got " + length);
-                }
-                lengths.add(length);
-            } catch (NumberFormatException e) {
-                item.problem("must be an integer, got '" + item.text() + "'");
-            }
-        }
-        eval.require("every", evalEvery >= 0, "must be >= 0, got " + evalEvery);
-        eval.require("batches", batches >= 1, "must be >= 1, got " + batches);
-        return new RunConfig(checkpointLayers, device, attention,
-                dir == null ? defaultOutput : baseDir.resolve(dir).normalize(), every, keep, evalEvery, lengths,
-                batches);
+        return new RunConfig(checkpointLayers, device, attention);
+    }
+
+    /** The recipe's top-level keys this record reads, as they would be written. */
+    public Map<String, Object> toMap() {
+        Map<String, Object> map = new LinkedHashMap<>();
+        map.put("activation_checkpointing", checkpointLayers == 0 ? "off"
+                : checkpointLayers == 1 ? "every_layer" : Map.of("every", checkpointLayers));
+        map.put("device", device.name().toLowerCase(Locale.ROOT));
+        map.put("attention", attention);
+        return map;
     }
 }

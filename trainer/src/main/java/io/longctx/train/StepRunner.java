@@ -9,22 +9,22 @@ import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
 import io.longctx.data.pack.PackedSequence;
 import io.longctx.engine.Tensors;
+import io.longctx.model.ChunkedNll;
 import io.longctx.model.LlamaModel;
 import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Forward and backward of one micro-batch, accumulating parameter gradients. Without activation checkpointing the
- * whole graph is kept; with it, the forward runs without a graph keeping only the input of every k-layer segment,
- * and backward recomputes each segment with a graph, last to first, feeding the gradient of its output and taking
- * the gradient of its input to the previous segment. The output head and loss then also run in chunks of positions,
- * so no (length, vocabulary) logits tensor is ever whole: peak memory grows linearly with length.
+ * Forward and backward of one micro-batch, accumulating parameter gradients. The output head and loss always run in
+ * chunks of positions ({@link ChunkedNll}), each chunk with its own backward into the gradient of the residual
+ * stream, so no (length, vocabulary) logits tensor is ever whole. Without activation checkpointing the decoder's
+ * graph is kept and backpropagated once; with it, the forward runs without a graph keeping only the input of every
+ * k-layer segment, and backward recomputes each segment with a graph, last to first, feeding the gradient of its
+ * output and taking the gradient of its input to the previous segment. Peak memory grows linearly with length.
  */
 public final class StepRunner {
-    /** Positions per output-head chunk under checkpointing: bounds the (positions, vocab) logits in memory. */
-    static final int HEAD_CHUNK = 512;
-
     private final LlamaModel model;
+    private final ChunkedNll head;
     private final int checkpointLayers;
     private final boolean documentAware;
 
@@ -34,6 +34,7 @@ public final class StepRunner {
      */
     public StepRunner(LlamaModel model, int checkpointLayers, boolean documentAware) {
         this.model = model;
+        this.head = new ChunkedNll(model);
         this.checkpointLayers = checkpointLayers;
         this.documentAware = documentAware;
     }
@@ -64,7 +65,7 @@ public final class StepRunner {
         }
     }
 
-    /** Summed masked NLL without gradients (validation). */
+    /** Summed masked NLL without gradients (validation), through the same chunked head. */
     public double loss(NDManager parent, List<PackedSequence> batch) {
         try (NDManager scope = parent.newSubManager()) {
             Inputs in = inputs(scope, batch);
@@ -73,9 +74,11 @@ public final class StepRunner {
             try {
                 NDArray x = model.embed(scope, in.ids);
                 for (int layer = 0; layer < model.config().numLayers(); layer++) {
-                    x = model.decoderLayer(scope, layer, x, in.attention, null);
+                    NDArray next = model.decoderLayer(scope, layer, x, in.attention, null);
+                    x.close();
+                    x = next;
                 }
-                return nllSum(model.finalNorm(x), in).getFloat();
+                return head.sum(scope, x, in.targets, in.mask);
             } finally {
                 JniUtils.setGradMode(previous);
             }
@@ -112,23 +115,17 @@ public final class StepRunner {
                 attention);
     }
 
-    /** -sum(log p(target) x mask) over the batch, from final-normed hidden states (B, T, H). */
-    private NDArray nllSum(NDArray hidden, Inputs in) {
-        NDArray logProbs = model.head(hidden).logSoftmax(2);                          // (B, T, V)
-        NDArray picked = logProbs.gather(in.targets.expandDims(2), 2).squeeze(2);      // (B, T)
-        return picked.mul(in.mask).sum().neg();
-    }
-
     private double plain(NDManager scope, Inputs in, double lossScale) {
         JniUtils.setGradMode(true);
         NDArray x = model.embed(scope, in.ids);
         for (int layer = 0; layer < model.config().numLayers(); layer++) {
             x = model.decoderLayer(scope, layer, x, in.attention, null);
         }
-        NDArray nll = nllSum(model.finalNorm(x), in);
-        backward(nll.mul(Tensors.scalar(scope, lossScale, DataType.FLOAT32)), null);
+        double[] nll = {0};
+        NDArray upstream = headBackward(scope, x, in, lossScale, nll);
+        backwardIfTracked(x, upstream);
         JniUtils.setGradMode(false);
-        return nll.getFloat();
+        return nll[0];
     }
 
     private double checkpointed(NDManager scope, Inputs in, double lossScale) {
@@ -147,26 +144,8 @@ public final class StepRunner {
             x = next;
         }
         JniUtils.setGradMode(true);
-        double nllValue = 0;
-        NDArray upstream;
-        try (NDManager head = scope.newSubManager()) {
-            // the output head in position chunks, each with its own backward: (chunk, vocab) logits at a time
-            NDArray top = leaf(head, x);
-            long t = top.getShape().get(1);
-            for (long a = 0; a < t; a += HEAD_CHUNK) {
-                long b = Math.min(t, a + HEAD_CHUNK);
-                try (NDManager chunk = head.newSubManager()) {
-                    NDIndex range = new NDIndex(":, {}:{}", a, b);
-                    NDArray part = top.get(range);
-                    part.attach(chunk);
-                    Inputs slice = new Inputs(null, in.targets.get(range), in.mask.get(range), null);
-                    NDArray nll = nllSum(model.finalNorm(part), slice);
-                    nllValue += nll.getFloat();
-                    backward(nll.mul(Tensors.scalar(chunk, lossScale, DataType.FLOAT32)), null);
-                }
-            }
-            upstream = gradientOf(top, scope);
-        }
+        double[] nll = {0};
+        NDArray upstream = headBackward(scope, x, in, lossScale, nll);
         for (int segment = segmentInputs.size() - 1; segment >= 0; segment--) {
             try (NDManager segmentScope = scope.newSubManager()) {
                 NDArray input = leaf(segmentScope, segmentInputs.get(segment));
@@ -175,16 +154,34 @@ public final class StepRunner {
                 for (int layer = first; layer < Math.min(layers, first + checkpointLayers); layer++) {
                     out = model.decoderLayer(segmentScope, layer, out, in.attention, null);
                 }
-                backward(out, upstream);
+                backwardIfTracked(out, upstream);
                 upstream.close();
                 upstream = gradientOf(input, scope);
             }
         }
         try (NDManager embedScope = scope.newSubManager()) {
-            backward(model.embed(embedScope, in.ids), upstream);
+            // a frozen embedding has no graph to feed: the gradient stops at the first layer's input
+            backwardIfTracked(model.embed(embedScope, in.ids), upstream);
         }
         JniUtils.setGradMode(false);
-        return nllValue;
+        return nll[0];
+    }
+
+    /**
+     * The chunked head over the residual stream (B, T, H) as a new leaf, each chunk backpropagated at once; adds the
+     * summed NLL to nll[0] and returns the gradient of the residual stream (attached to scope).
+     */
+    private NDArray headBackward(NDManager scope, NDArray residual, Inputs in, double lossScale, double[] nll) {
+        try (NDManager headScope = scope.newSubManager()) {
+            NDArray top = leaf(headScope, residual);
+            head.forEachChunk(headScope, top, in.targets, (from, chunkNll) -> {
+                NDArray mask = in.mask.get(new NDIndex(":, {}:{}", from, from + chunkNll.getShape().get(1)));
+                NDArray sum = chunkNll.mul(mask).sum();
+                nll[0] += sum.getFloat();
+                backwardIfTracked(sum.mul(Tensors.scalar(mask.getManager(), lossScale, DataType.FLOAT32)), null);
+            });
+            return top.hasGradient() ? gradientOf(top, scope) : top.zerosLike();
+        }
     }
 
     /** A copy of x that is a leaf of a new graph and collects its own gradient. */
@@ -201,7 +198,11 @@ public final class StepRunner {
         return grad;
     }
 
-    private static void backward(NDArray output, NDArray upstream) {
+    /** Backpropagates from output (with upstream gradient, or ones) when anything trainable produced it. */
+    private static void backwardIfTracked(NDArray output, NDArray upstream) {
+        if (!JniUtils.requiresGrad((PtNDArray) output)) {
+            return;
+        }
         NDArray seed = upstream != null ? upstream : output.onesLike();
         JniUtils.backward((PtNDArray) output, (PtNDArray) seed, false, false);
     }

@@ -2,7 +2,10 @@ package io.longctx.train;
 
 import io.longctx.recipe.RecipeNode;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
+import java.util.Map;
 
 /**
  * The {@code train} section: optimisation hyper-parameters.
@@ -78,7 +81,7 @@ public record TrainConfig(
         node.require("micro_batch", micro > 0, "must be positive, got " + micro);
         node.require("grad_accum", accum > 0, "must be positive, got " + accum);
         node.require("lr", lr > 0, "must be > 0, got " + lr);
-        node.require("warmup_steps", warmup >= 0 && warmup <= Math.max(steps, 0),
+        node.require("warmup_steps", warmup >= 0 && (node.hasProblem("steps") || warmup <= Math.max(steps, 0)),
                 "must be in [0, steps], got " + warmup);
         node.require("min_lr_ratio", minLr >= 0 && minLr <= 1, "must be in [0, 1], got " + minLr);
         node.require("eps", eps > 0, "must be > 0, got " + eps);
@@ -88,6 +91,26 @@ public record TrainConfig(
         node.require("trainable", !trainable.isEmpty(), "must name at least one parameter pattern");
         return new TrainConfig(steps, micro, accum, lr, warmup, schedule, minLr, beta1, beta2, eps, decay, clip, seed,
                 trainable, maxBad);
+    }
+
+    /** The recipe form of the section, every default filled in. */
+    public Map<String, Object> toMap() {
+        Map<String, Object> train = new LinkedHashMap<>();
+        train.put("steps", steps);
+        train.put("micro_batch", microBatch);
+        train.put("grad_accum", gradAccum);
+        train.put("lr", lr);
+        train.put("warmup_steps", warmupSteps);
+        train.put("schedule", schedule.name().toLowerCase(Locale.ROOT));
+        train.put("min_lr_ratio", minLrRatio);
+        train.put("betas", List.of(beta1, beta2));
+        train.put("eps", eps);
+        train.put("weight_decay", weightDecay);
+        train.put("clip_norm", clipNorm);
+        train.put("seed", seed);
+        train.put("trainable", trainable);
+        train.put("max_bad_steps", maxBadSteps);
+        return train;
     }
 
     private static double parseBeta(RecipeNode item) {

@@ -98,7 +98,7 @@ class GradientEquivalenceTest {
 
     @Test
     void checkpointedGradients_equalPlainGradients_whenTheHeadRunsInChunks() {
-        int length = 2 * StepRunner.HEAD_CHUNK + 77;
+        int length = 2 * io.longctx.model.ChunkedNll.CHUNK + 77;
         List<PackedSequence> batch = List.of(sequence(3, length, length - 5, new int[] {0}));
         LlamaModel model = new LlamaModel(weights, sdpa);
         double plainLoss = new StepRunner(model, 0, false).forwardBackward(manager, batch, 1.0 / length);

@@ -72,7 +72,7 @@ public record PackingConfig(
         map.put("document_aware", documentAware);
         map.put("min_doc_tokens", minDocTokens);
         map.put("overlap", overlap);
-        map.put("separator", separator.clone());
+        map.put("separator", java.util.Arrays.stream(separator).boxed().toList());
         map.put("bin_buffer", binBuffer);
         return map;
     }

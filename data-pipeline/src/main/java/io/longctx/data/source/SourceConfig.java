@@ -2,7 +2,9 @@ package io.longctx.data.source;
 
 import io.longctx.recipe.RecipeNode;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.Locale;
+import java.util.Map;
 
 /**
  * Where documents come from and how to read them.
@@ -66,6 +68,24 @@ public record SourceConfig(
 
     static boolean isIndex(String column) {
         return column != null && column.matches("\\d+");
+    }
+
+    /** The recipe form: every key the type reads, so parsing it back gives an equal record. */
+    public Map<String, Object> toMap() {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("type", type.name().toLowerCase(Locale.ROOT));
+        m.put("path", path.toString());
+        m.put("glob", glob);
+        if (type == Type.JSONL) {
+            m.put("text_field", textField);
+            m.put("id_field", idField);
+        }
+        if (type == Type.CSV || type == Type.TSV) {
+            m.put("text_column", textColumn);
+            m.put("header", header);
+        }
+        m.put("on_error", onError.name().toLowerCase(Locale.ROOT));
+        return m;
     }
 
     public String describe() {

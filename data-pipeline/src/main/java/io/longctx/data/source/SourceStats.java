@@ -57,6 +57,28 @@ public final class SourceStats {
         return invalidUtf8Sequences;
     }
 
+    public long invalidUtf8Documents() {
+        return invalidUtf8Documents;
+    }
+
+    /** Adds another source's counts to these (for the totals over all sources). */
+    public void add(SourceStats other) {
+        files += other.files;
+        documentsRead += other.documentsRead;
+        emptySkipped += other.emptySkipped;
+        malformedSkipped += other.malformedSkipped;
+        invalidUtf8Documents += other.invalidUtf8Documents;
+        invalidUtf8Sequences += other.invalidUtf8Sequences;
+        bytes += other.bytes;
+    }
+
+    /** One line for the pack summary: what was read and what was skipped or repaired. */
+    public String summary() {
+        return String.format(java.util.Locale.ROOT, "%,d document(s) from %,d file(s); %,d empty (skipped); %,d with "
+                + "invalid UTF-8 (%,d byte sequence(s) replaced); %,d malformed (skipped)", documentsRead, files,
+                emptySkipped, invalidUtf8Documents, invalidUtf8Sequences, malformedSkipped);
+    }
+
     public Map<String, Object> toMap() {
         Map<String, Object> map = new LinkedHashMap<>();
         map.put("files", files);

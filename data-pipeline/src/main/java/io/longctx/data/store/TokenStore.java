@@ -17,6 +17,7 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * A packed token store opened for reading: the manifest plus memory-mapped shards. A store is complete only when its
@@ -54,16 +55,17 @@ public final class TokenStore {
         }
     }
 
-    /** Reads just the manifest, or null when there is no complete store. */
-    public static JsonNode readManifest(Path dir) {
+    /** Reads just the manifest; empty when the folder holds no complete store, an error when it is unreadable. */
+    public static Optional<JsonNode> readManifest(Path dir) {
         Path file = dir.resolve(MANIFEST);
         if (!Files.isRegularFile(file)) {
-            return null;
+            return Optional.empty();
         }
         try {
-            return new ObjectMapper().readTree(file.toFile());
+            return Optional.of(new ObjectMapper().readTree(file.toFile()));
         } catch (IOException e) {
-            return null;
+            throw new LongctxException(file + ": unreadable (" + e.getMessage() + "); delete the store folder to "
+                    + "rebuild it");
         }
     }
 

@@ -38,12 +38,26 @@ public record TokenizerSpec(Path path, Integer bosId, Integer eosId, Integer pad
                     : byteLevel();
         }
         if (node.isScalar()) {
-            return new TokenizerSpec(resolve(node, node.text(), baseDir, modelDir), null, null, null, true, true);
+            String value = node.asString();
+            return value == null ? byteLevel()
+                    : new TokenizerSpec(resolve(node, value, baseDir, modelDir), null, null, null, true, true);
         }
         String where = node.string("path", "byte");
         return new TokenizerSpec(resolve(node.get("path"), where, baseDir, modelDir), node.optionalInteger("bos_id"),
                 node.optionalInteger("eos_id"), node.optionalInteger("pad_id"), node.bool("add_bos", true),
                 node.bool("add_eos", true));
+    }
+
+    /** The recipe form, as a mapping that parses back to an equal spec. */
+    public Map<String, Object> toMap() {
+        Map<String, Object> map = new LinkedHashMap<>();
+        map.put("path", isByteLevel() ? "byte" : path.toString());
+        map.put("bos_id", bosId);
+        map.put("eos_id", eosId);
+        map.put("pad_id", padId);
+        map.put("add_bos", addBos);
+        map.put("add_eos", addEos);
+        return map;
     }
 
     private static Path resolve(RecipeNode node, String value, Path baseDir, Path modelDir) {
@@ -55,10 +69,17 @@ public record TokenizerSpec(Path path, Integer bosId, Integer eosId, Integer pad
                 node.problem("'model' needs model.path to name an HF model directory");
                 return null;
             }
+            if (!TextTokenizer.exists(modelDir)) {
+                node.problem("'model' needs " + modelDir.resolve(TextTokenizer.FILE_NAME) + ", which is missing");
+            }
             return modelDir.resolve(TextTokenizer.FILE_NAME);
         }
         Path path = baseDir.resolve(value).normalize();
-        return Files.isDirectory(path) ? path.resolve(TextTokenizer.FILE_NAME) : path;
+        Path file = Files.isDirectory(path) ? path.resolve(TextTokenizer.FILE_NAME) : path;
+        if (!Files.isRegularFile(file)) {
+            node.problem("no tokenizer at " + file + " (give byte, model, a tokenizer.json or its folder)");
+        }
+        return file;
     }
 
     /** The ids in force for a loaded tokenizer. */

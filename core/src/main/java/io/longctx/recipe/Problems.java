@@ -7,6 +7,7 @@ import java.util.List;
 public final class Problems {
     private final String source;
     private final List<String> items = new ArrayList<>();
+    private final java.util.Set<String> paths = new java.util.HashSet<>();
 
     public Problems(String source) {
         this.source = source;
@@ -18,7 +19,20 @@ public final class Problems {
 
     public void add(int line, String path, String problem) {
         String where = line > 0 ? source + ":" + line : source;
-        items.add(where + ": " + (path.isEmpty() ? "" : path + ": ") + problem);
+        String item = where + ": " + (path.isEmpty() ? "" : path + ": ") + problem;
+        if (!items.contains(item)) {
+            items.add(item);
+        }
+        paths.add(path);
+    }
+
+    /** Whether a problem was reported at this key path (so checks that depend on its value can stand aside). */
+    public boolean reported(String path) {
+        return paths.contains(path);
+    }
+
+    public int count() {
+        return items.size();
     }
 
     public boolean isEmpty() {

@@ -69,6 +69,8 @@ public final class RecipeNode {
                 problems.add(node.line(), "", "the recipe must be a mapping of keys to values");
                 problems.throwIfAny();
             }
+            reportDuplicateKeys(root, "", problems);
+            problems.throwIfAny();
             for (String override : overrides) {
                 applyOverride((MappingNode) root, override, options);
             }
@@ -84,6 +86,54 @@ public final class RecipeNode {
             }
             throw new LongctxException(source + ": not valid YAML (" + e.getMessage() + ")");
         }
+    }
+
+    /** Composing keeps every duplicate key (the last would silently win): each is a problem with both lines. */
+    private static void reportDuplicateKeys(Node node, String path, Problems problems) {
+        if (node instanceof MappingNode mapping) {
+            Map<String, Integer> seen = new LinkedHashMap<>();
+            for (NodeTuple tuple : mapping.getValue()) {
+                String key = tuple.getKeyNode() instanceof ScalarNode k ? k.getValue() : "?";
+                String keyPath = path.isEmpty() ? key : path + "." + key;
+                Integer first = seen.putIfAbsent(key, lineOf(tuple.getKeyNode()));
+                if (first != null) {
+                    problems.add(lineOf(tuple.getKeyNode()), keyPath, "duplicate key (first given at line " + first
+                            + ")");
+                }
+                reportDuplicateKeys(tuple.getValueNode(), keyPath, problems);
+            }
+        } else if (node instanceof SequenceNode seq) {
+            int i = 0;
+            for (Node item : seq.getValue()) {
+                reportDuplicateKeys(item, path + "[" + i++ + "]", problems);
+            }
+        }
+    }
+
+    /** A JSON object (an HF config.json, a --rope-scaling argument) as a node, read with the same rules. */
+    public static RecipeNode fromJson(com.fasterxml.jackson.databind.JsonNode json, String source) {
+        return new RecipeNode(yamlNode(json), "", new Problems(source));
+    }
+
+    private static Node yamlNode(com.fasterxml.jackson.databind.JsonNode json) {
+        if (json == null || json.isNull() || json.isMissingNode()) {
+            return new ScalarNode(Tag.NULL, "null", null, null, org.yaml.snakeyaml.DumperOptions.ScalarStyle.PLAIN);
+        }
+        if (json.isObject()) {
+            List<NodeTuple> tuples = new ArrayList<>();
+            json.fields().forEachRemaining(e -> tuples.add(new NodeTuple(new ScalarNode(Tag.STR, e.getKey(), null,
+                    null, org.yaml.snakeyaml.DumperOptions.ScalarStyle.PLAIN), yamlNode(e.getValue()))));
+            return new MappingNode(Tag.MAP, tuples, org.yaml.snakeyaml.DumperOptions.FlowStyle.FLOW);
+        }
+        if (json.isArray()) {
+            List<Node> items = new ArrayList<>();
+            json.forEach(item -> items.add(yamlNode(item)));
+            return new SequenceNode(Tag.SEQ, items, org.yaml.snakeyaml.DumperOptions.FlowStyle.FLOW);
+        }
+        Tag tag = json.isIntegralNumber() ? Tag.INT : json.isNumber() ? Tag.FLOAT : json.isBoolean() ? Tag.BOOL
+                : Tag.STR;
+        String text = json.isTextual() ? json.textValue() : json.asText();
+        return new ScalarNode(tag, text, null, null, org.yaml.snakeyaml.DumperOptions.ScalarStyle.PLAIN);
     }
 
     private static void applyOverride(MappingNode root, String override, LoaderOptions options) {
@@ -114,6 +164,11 @@ public final class RecipeNode {
                 }
             }
             boolean last = i == keys.length - 1;
+            if (!last && found != null && !(found.getValueNode() instanceof MappingNode)
+                    && !(found.getValueNode() instanceof ScalarNode sc && sc.getTag().equals(Tag.NULL))) {
+                throw new LongctxException("--set " + override + ": "
+                        + String.join(".", java.util.Arrays.copyOf(keys, i + 1)) + " is a value, not a section");
+            }
             Node child = last ? value : found != null && found.getValueNode() instanceof MappingNode m ? m
                     : new MappingNode(Tag.MAP, new ArrayList<>(), org.yaml.snakeyaml.DumperOptions.FlowStyle.BLOCK);
             NodeTuple replacement = new NodeTuple(new ScalarNode(Tag.STR, key, value.getStartMark(),
@@ -154,7 +209,11 @@ public final class RecipeNode {
     }
 
     public int line() {
-        return node == null ? 0 : node.getStartMark().getLine() + 1;
+        return lineOf(node);
+    }
+
+    private static int lineOf(Node node) {
+        return node == null || node.getStartMark() == null ? 0 : node.getStartMark().getLine() + 1;
     }
 
     public boolean isMissing() {
@@ -261,23 +320,79 @@ public final class RecipeNode {
     }
 
     public String string(String key, String defaultValue) {
-        return scalar(key, defaultValue, false, "a string", s -> s);
+        return textOf(key, defaultValue, false);
     }
 
     public String requiredString(String key) {
-        return scalar(key, null, true, "a string", s -> s);
+        return textOf(key, null, true);
     }
 
+    /** A string value: an unquoted number or boolean is refused (a path '12' must be quoted to mean a name). */
+    private String textOf(String key, String defaultValue, boolean required) {
+        RecipeNode child = get(key);
+        if (child.isMissing()) {
+            if (required) {
+                child.problem("is required");
+            }
+            return defaultValue;
+        }
+        String value = child.asString();
+        return value == null ? defaultValue : value;
+    }
+
+    /** This scalar as a string (null when missing); an unquoted number or boolean is refused. */
+    public String asString() {
+        if (node instanceof ScalarNode scalar && !isMissing() && scalar.isPlain()
+                && (scalar.getTag().equals(Tag.INT) || scalar.getTag().equals(Tag.FLOAT)
+                || scalar.getTag().equals(Tag.BOOL))) {
+            problem("must be a string, got " + scalar.getTag().getValue().replace("tag:yaml.org,2002:", "") + " '"
+                    + scalar.getValue() + "' (quote it if a name is meant)");
+            return null;
+        }
+        return text();
+    }
+
+    /** Whether a problem was already reported at this key (checks that need its value then stand aside). */
+    public boolean hasProblem(String key) {
+        return problems.reported(childPath(key));
+    }
+
+    /** A list of numbers, or null when the key is absent; each bad entry is reported. */
+    public double[] numbers(String key) {
+        RecipeNode list = get(key);
+        if (list.isMissing()) {
+            return null;
+        }
+        List<RecipeNode> items = list.elements();
+        double[] out = new double[items.size()];
+        for (int i = 0; i < out.length; i++) {
+            String text = items.get(i).text();
+            try {
+                out[i] = parseDouble(text == null ? "" : text);
+            } catch (RuntimeException e) {
+                items.get(i).problem("must be a finite number, got '" + text + "'");
+            }
+        }
+        return out;
+    }
+
+    /** This node as plain Java values, leaving its keys to be checked by the getters that read them. */
+    public Object plainValue() {
+        return plain(node);
+    }
+
+    private static final String INTEGER = "a whole number of at most 2,147,483,647";
+
     public int integer(String key, int defaultValue) {
-        return scalar(key, defaultValue, false, "an integer", RecipeNode::parseInt);
+        return scalar(key, defaultValue, false, INTEGER, RecipeNode::parseInt);
     }
 
     public Integer optionalInteger(String key) {
-        return scalar(key, null, false, "an integer", RecipeNode::parseInt);
+        return scalar(key, null, false, INTEGER, RecipeNode::parseInt);
     }
 
     public int requiredInteger(String key) {
-        Integer value = scalar(key, null, true, "an integer", RecipeNode::parseInt);
+        Integer value = scalar(key, null, true, INTEGER, RecipeNode::parseInt);
         return value == null ? 0 : value;
     }
 
@@ -286,11 +401,15 @@ public final class RecipeNode {
     }
 
     public double number(String key, double defaultValue) {
-        return scalar(key, defaultValue, false, "a number", RecipeNode::parseDouble);
+        return scalar(key, defaultValue, false, "a finite number", RecipeNode::parseDouble);
     }
 
     public Double optionalNumber(String key) {
-        return scalar(key, null, false, "a number", RecipeNode::parseDouble);
+        return scalar(key, null, false, "a finite number", RecipeNode::parseDouble);
+    }
+
+    public Boolean optionalBool(String key) {
+        return scalar(key, null, false, "true or false", RecipeNode::parseBoolean);
     }
 
     public boolean bool(String key, boolean defaultValue) {
@@ -308,7 +427,7 @@ public final class RecipeNode {
 
     /** Checks a value read from this node; reports under the child's path and line when it fails. */
     public void require(String key, boolean ok, String message) {
-        if (!ok) {
+        if (!ok && !hasProblem(key)) {
             get(key).problem(message);
         }
     }
