@@ -482,7 +482,7 @@ public final class RecipeNode {
             for (NodeTuple tuple : mapping.getValue()) {
                 String key = ((ScalarNode) tuple.getKeyNode()).getValue();
                 if (!read.contains(key)) {
-                    problems.add(tuple.getKeyNode().getStartMark().getLine() + 1, childPath(key), "unknown key");
+                    problems.add(lineOf(tuple.getKeyNode()), childPath(key), "unknown key");
                 }
             }
         }

@@ -14,7 +14,6 @@ import io.longctx.model.LlamaWeights;
 import io.longctx.model.ModelConfig;
 import io.longctx.rope.NoScaling;
 import io.longctx.rope.RopeScaling;
-import io.longctx.recipe.RecipeNode;
 import io.longctx.rope.LongRopeScaling;
 import io.longctx.rope.RopeScalingParser;
 import java.io.IOException;
@@ -108,10 +107,7 @@ public final class ModelSession implements AutoCloseable {
             String reason = e instanceof JsonProcessingException json ? json.getOriginalMessage() : e.getMessage();
             throw new LongctxException("--rope-scaling: not valid JSON (" + reason + ")");
         }
-        RecipeNode ropeNode = RecipeNode.fromJson(node, source);
-        RopeScaling scaling = new RopeScalingParser(config.maxPositions(), null).parse(ropeNode);
-        ropeNode.finish();
-        ropeNode.problems().throwIfAny();
+        RopeScaling scaling = new RopeScalingParser(config.maxPositions(), null).parseStrict(node, source);
         if (scaling instanceof LongRopeScaling longRope && longRope.pairsProblem(config.rotaryDim() / 2) != null) {
             throw new LongctxException(source + ": " + longRope.pairsProblem(config.rotaryDim() / 2));
         }

@@ -25,6 +25,18 @@ public final class RopeScalingParser {
         this.topLevelOriginal = topLevelOriginal;
     }
 
+    /**
+     * Reads a JSON rope_scaling object given on its own (a --rope-scaling argument, a test), strictly: a key the
+     * method does not use is an error. Fails with every problem, each naming the source and key.
+     */
+    public RopeScaling parseStrict(com.fasterxml.jackson.databind.JsonNode json, String source) {
+        RecipeNode node = RecipeNode.fromJson(json, source);
+        RopeScaling scaling = parse(node);
+        node.finish();
+        node.problems().throwIfAny();
+        return scaling;
+    }
+
     /** The scaling, {@link NoScaling} when the node is absent, or null when a problem was reported. */
     public RopeScaling parse(RecipeNode node) {
         if (node.isMissing()) {
@@ -36,6 +48,8 @@ public final class RopeScalingParser {
         }
         int before = node.problems().count();
         MODEL_KEYS.forEach(node::get);
+        // every method may name the context it extends (HF writes it for linear and NTK too); checked when given
+        original(node);
         String type = node.string("rope_type", null);
         String legacy = node.string("type", null);
         if (type == null) {

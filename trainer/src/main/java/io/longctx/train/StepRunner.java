@@ -13,6 +13,7 @@ import io.longctx.model.ChunkedNll;
 import io.longctx.model.LlamaModel;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Forward and backward of one micro-batch, accumulating parameter gradients. The output head and loss always run in
@@ -123,7 +124,9 @@ public final class StepRunner {
         }
         double[] nll = {0};
         NDArray upstream = headBackward(scope, x, in, lossScale, nll);
-        backwardIfTracked(x, upstream);
+        if (anyTrainable("model.layers.") || anyTrainable("model.embed_tokens.")) {
+            backward(x, upstream);
+        }
         JniUtils.setGradMode(false);
         return nll[0];
     }
@@ -154,14 +157,16 @@ public final class StepRunner {
                 for (int layer = first; layer < Math.min(layers, first + checkpointLayers); layer++) {
                     out = model.decoderLayer(segmentScope, layer, out, in.attention, null);
                 }
-                backwardIfTracked(out, upstream);
+                backward(out, upstream);
                 upstream.close();
                 upstream = gradientOf(input, scope);
             }
         }
-        try (NDManager embedScope = scope.newSubManager()) {
+        if (anyTrainable("model.embed_tokens.")) {
             // a frozen embedding has no graph to feed: the gradient stops at the first layer's input
-            backwardIfTracked(model.embed(embedScope, in.ids), upstream);
+            try (NDManager embedScope = scope.newSubManager()) {
+                backward(model.embed(embedScope, in.ids), upstream);
+            }
         }
         JniUtils.setGradMode(false);
         return nll[0];
@@ -178,7 +183,7 @@ public final class StepRunner {
                 NDArray mask = in.mask.get(new NDIndex(":, {}:{}", from, from + chunkNll.getShape().get(1)));
                 NDArray sum = chunkNll.mul(mask).sum();
                 nll[0] += sum.getFloat();
-                backwardIfTracked(sum.mul(Tensors.scalar(mask.getManager(), lossScale, DataType.FLOAT32)), null);
+                backward(sum.mul(Tensors.scalar(mask.getManager(), lossScale, DataType.FLOAT32)), null);
             });
             return top.hasGradient() ? gradientOf(top, scope) : top.zerosLike();
         }
@@ -198,11 +203,17 @@ public final class StepRunner {
         return grad;
     }
 
-    /** Backpropagates from output (with upstream gradient, or ones) when anything trainable produced it. */
-    private static void backwardIfTracked(NDArray output, NDArray upstream) {
-        if (!JniUtils.requiresGrad((PtNDArray) output)) {
-            return;
+    /** Whether any parameter whose name starts with prefix is trainable (so the graph reaches there). */
+    private boolean anyTrainable(String prefix) {
+        for (Map.Entry<String, NDArray> e : model.weights().tensors().entrySet()) {
+            if (e.getKey().startsWith(prefix) && e.getValue().hasGradient()) {
+                return true;
+            }
         }
+        return false;
+    }
+
+    private static void backward(NDArray output, NDArray upstream) {
         NDArray seed = upstream != null ? upstream : output.onesLike();
         JniUtils.backward((PtNDArray) output, (PtNDArray) seed, false, false);
     }

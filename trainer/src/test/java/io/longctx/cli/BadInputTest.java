@@ -158,7 +158,51 @@ class BadInputTest {
         String header = "{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]},"
                 + "\"b\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[8,24]}}";
         writeRawSafetensors(header, header.length(), 24);
-        assertCleanFailure(score(), "model.safetensors", "'a'", "'b'", "overlap");
+        assertCleanFailure(score(), "model.safetensors", "'b'", "contiguous");
+    }
+
+    @Test
+    void headerLengthOneByteShort_isRefusedNotShifted() throws IOException {
+        Path file = model.resolve("model.safetensors");
+        ByteBuffer bytes = ByteBuffer.wrap(Files.readAllBytes(file)).order(ByteOrder.LITTLE_ENDIAN);
+        long length = bytes.getLong(0);
+        // the header ends in padding spaces, so one byte less still parses: the tensors would shift by a byte
+        bytes.putLong(0, length - 1);
+        Files.write(file, bytes.array());
+        assertCleanFailure(score(), "model.safetensors", "data section");
+    }
+
+    @Test
+    void gapBetweenTensors() throws IOException {
+        String header = "{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]},"
+                + "\"b\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[20,36]}}";
+        writeRawSafetensors(header, header.length(), 36);
+        assertCleanFailure(score(), "model.safetensors", "'b'", "starts at byte 20", "expected 16");
+    }
+
+    @Test
+    void bytesAfterTheLastTensor() throws IOException {
+        String header = "{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}";
+        writeRawSafetensors(header, header.length(), 20);
+        assertCleanFailure(score(), "model.safetensors", "end at byte 16", "holds 20 bytes");
+    }
+
+    @Test
+    void duplicateTensorNames() throws IOException {
+        String header = "{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]},"
+                + "\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[16,32]}}";
+        writeRawSafetensors(header, header.length(), 32);
+        assertCleanFailure(score(), "model.safetensors", "Duplicate field 'a'");
+    }
+
+    @Test
+    void nanInAWeight_isRefusedNamingTheTensor() {
+        ModelConfig config = ModelConfig.parse(TinyModels.llamaConfig(), "t");
+        Map<String, float[]> weights = TinyModels.randomWeights(config, 1);
+        weights.get("model.layers.1.mlp.down_proj.weight")[7] = Float.NaN;
+        weights.get("model.layers.1.mlp.down_proj.weight")[9] = Float.POSITIVE_INFINITY;
+        rewriteWeights(weights, config.expectedTensors());
+        assertCleanFailure(score(), "model.layers.1.mlp.down_proj.weight", "2 NaN or infinite", "element 7");
     }
 
     @Test
@@ -232,6 +276,6 @@ class BadInputTest {
     void badRopeScalingOverride() {
         CliRun run = CliRun.of("score", "--model", model.toString(), "--ids", ids.toString(), "--rope-scaling",
                 "{\"rope_type\":\"yarn\",\"factor\":-2}");
-        assertCleanFailure(run, "--rope-scaling.factor");
+        assertCleanFailure(run, "--rope-scaling: factor");
     }
 }

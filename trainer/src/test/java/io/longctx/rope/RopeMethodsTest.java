@@ -18,7 +18,7 @@ class RopeMethodsTest {
 
     private static RopeScaling parse(String json) throws Exception {
         JsonNode node = new ObjectMapper().readTree(json);
-        return new RopeScalingParser("test", 4096, null).parse(node);
+        return new RopeScalingParser(4096, null).parseStrict(node, "test");
     }
 
     @Test
@@ -126,7 +126,7 @@ class RopeMethodsTest {
         }
         JsonNode node = new ObjectMapper().readTree("{\"rope_type\":\"longrope\",\"short_factor\":[" + shortF
                 + "],\"long_factor\":[" + longF + "]}");
-        RopeScaling scaling = new RopeScalingParser("test", 131072, 4096).parse(node);
+        RopeScaling scaling = new RopeScalingParser(131072, 4096).parseStrict(node, "test");
         RopeFrequencies shortFreq = scaling.frequencies(LLAMA2, 4096);
         RopeFrequencies longFreq = scaling.frequencies(LLAMA2, 4097);
         double expectShort = 1.0 / ((1.0 + 10 * 0.01) * Math.pow(10000, 20.0 / 128));
@@ -142,7 +142,7 @@ class RopeMethodsTest {
     void parser_acceptsLegacyTypeAndV5Names() throws Exception {
         assertInstanceOf(LinearScaling.class, parse("{\"type\":\"linear\",\"factor\":2}"));
         assertInstanceOf(NoScaling.class, parse("{\"rope_type\":\"default\",\"rope_theta\":10000}"));
-        assertInstanceOf(NoScaling.class, new RopeScalingParser("t", 4096, null).parse(null));
+        assertInstanceOf(NoScaling.class, new RopeScalingParser(4096, null).parseStrict(null, "t"));
         YarnScaling yarn = (YarnScaling) parse("{\"rope_type\":\"yarn\",\"factor\":4,"
                 + "\"original_max_position_embeddings\":2048,\"beta_fast\":16,\"beta_slow\":2}");
         assertEquals(2048, yarn.originalContext());
@@ -154,13 +154,13 @@ class RopeMethodsTest {
     void parser_rejectsBadValuesNamingTheKey() {
         LongctxException small = assertThrows(LongctxException.class,
                 () -> parse("{\"rope_type\":\"yarn\",\"factor\":0.5}"));
-        assertTrue(small.getMessage().contains("test.factor"), small.getMessage());
+        assertTrue(small.getMessage().contains("test: factor:"), small.getMessage());
         LongctxException unknown = assertThrows(LongctxException.class,
                 () -> parse("{\"rope_type\":\"magic\",\"factor\":2}"));
         assertTrue(unknown.getMessage().contains("unknown method 'magic'"), unknown.getMessage());
         LongctxException type = assertThrows(LongctxException.class,
                 () -> parse("{\"rope_type\":\"linear\",\"factor\":\"two\"}"));
-        assertTrue(type.getMessage().contains("factor must be"), type.getMessage());
+        assertTrue(type.getMessage().contains("factor: must be"), type.getMessage());
         LongctxException llama3 = assertThrows(LongctxException.class,
                 () -> parse("{\"rope_type\":\"llama3\",\"factor\":8}"));
         assertTrue(llama3.getMessage().contains("is required"), llama3.getMessage());

@@ -60,8 +60,8 @@ class RecipeErrorsTest {
     void wrongType() throws Exception {
         String recipe = base("").replace("steps: 4", "steps: four");
         String message = load(recipe);
-        assertTrue(message.contains(":" + lineOf(recipe, "steps: four") + ": train.steps: must be an integer, got "
-                + "'four'"), message);
+        assertTrue(message.contains(":" + lineOf(recipe, "steps: four") + ": train.steps: must be a whole number of at most "
+                + "2,147,483,647, got 'four'"), message);
     }
 
     @Test
@@ -74,7 +74,7 @@ class RecipeErrorsTest {
     @Test
     void factorBelowOne() throws Exception {
         String message = load(base("rope_scaling: {rope_type: yarn, factor: 0.5}"));
-        assertTrue(message.contains("rope_scaling") && message.contains("factor must be a finite number >= 1"),
+        assertTrue(message.contains("rope_scaling") && message.contains("rope_scaling.factor: must be a finite number >= 1"),
                 message);
     }
 
@@ -116,7 +116,7 @@ class RecipeErrorsTest {
         assertEquals(0.8, recipe.train().beta1());
         CliRun run = CliRun.of("train", file.toString(), "--set", "train.lr=zero");
         assertEquals(2, run.exitCode());
-        assertTrue(run.errorLine().contains("train.lr: must be a number, got 'zero'"), run.err());
+        assertTrue(run.errorLine().contains("train.lr: must be a finite number, got 'zero'"), run.err());
     }
 
     @Test

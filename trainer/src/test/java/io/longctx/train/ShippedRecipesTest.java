@@ -25,10 +25,15 @@ class ShippedRecipesTest {
         throw new AssertionError("configs/ not found above " + Path.of("").toAbsolutePath());
     }
 
-    /** A model directory holding only a config.json (recipes read the architecture, not the weights). */
+    /**
+     * A model directory with a config.json, a tokenizer.json and an empty weights file (recipes read the
+     * architecture and check that safetensors weights exist; they do not read the weights).
+     */
     private Path modelDir(String name, String config) throws Exception {
         Path dir = Files.createDirectories(tmp.resolve(name));
         Files.writeString(dir.resolve("config.json"), config);
+        Files.writeString(dir.resolve("model.safetensors"), "");
+        io.longctx.data.tokenize.ByteLevelTokenizer.write(dir);
         return dir;
     }
 
