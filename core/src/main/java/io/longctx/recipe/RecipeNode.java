@@ -39,6 +39,9 @@ public final class RecipeNode {
     /** Set once the node was taken whole (toPlain): its keys are checked by whoever consumes them. */
     private boolean opaque;
 
+    /** For a missing key: the line of the mapping it is missing from, so the problem still has a line. */
+    private int parentLine;
+
     private RecipeNode(Node node, String path, Problems problems) {
         this.node = node;
         this.path = path;
@@ -209,7 +212,7 @@ public final class RecipeNode {
     }
 
     public int line() {
-        return lineOf(node);
+        return node == null ? parentLine : lineOf(node);
     }
 
     private static int lineOf(Node node) {
@@ -252,7 +255,9 @@ public final class RecipeNode {
                 }
             }
         }
-        return new RecipeNode(null, childPath(key), problems);
+        RecipeNode missing = new RecipeNode(null, childPath(key), problems);
+        missing.parentLine = line();
+        return missing;
     }
 
     public boolean has(String key) {

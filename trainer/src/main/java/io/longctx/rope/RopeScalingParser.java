@@ -13,6 +13,10 @@ public final class RopeScalingParser {
     /** Keys transformers v5 keeps inside rope_parameters that belong to the model, not the scaling. */
     private static final java.util.List<String> MODEL_KEYS = java.util.List.of("rope_theta", "partial_rotary_factor");
 
+    private static final java.util.Set<String> KNOWN_KEYS = java.util.Set.of("factor",
+            "original_max_position_embeddings", "beta_fast", "beta_slow", "attention_factor", "mscale",
+            "mscale_all_dim", "truncate", "low_freq_factor", "high_freq_factor", "short_factor", "long_factor");
+
     private final int maxPositions;
     private final Integer topLevelOriginal;
 
@@ -54,6 +58,10 @@ public final class RopeScalingParser {
         String legacy = node.string("type", null);
         if (type == null) {
             type = legacy == null ? "default" : legacy;
+        }
+        if (type.equals("default") && !node.has("rope_type") && !node.has("type")) {
+            // no method named: its known keys are not also reported, only what is unknown (a misspelt rope_type)
+            node.keys().stream().filter(KNOWN_KEYS::contains).forEach(node::get);
         }
         RopeScaling scaling = switch (type) {
             case "default", "none" -> new NoScaling();

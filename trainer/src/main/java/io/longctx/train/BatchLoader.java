@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
+import java.util.function.LongFunction;
 
 /**
  * Prepares the sequences of upcoming optimizer steps on a background thread, so reading the store never stalls a
@@ -25,7 +26,16 @@ public final class BatchLoader implements AutoCloseable {
 
     public BatchLoader(TokenStore.Split split, SequenceSampler.Cursor start, int microBatch, int gradAccum,
             int steps) {
-        SequenceSampler sampler = new SequenceSampler(split.size(), start);
+        this(split.size(), split::sequence, start, microBatch, gradAccum, steps);
+    }
+
+    /**
+     * @param size sequences in the split
+     * @param read the sequence at an index of the split
+     */
+    BatchLoader(long size, LongFunction<PackedSequence> read, SequenceSampler.Cursor start, int microBatch,
+            int gradAccum, int steps) {
+        SequenceSampler sampler = new SequenceSampler(size, start);
         thread = new Thread(() -> {
             try {
                 for (int s = 0; s < steps && !stopped; s++) {
@@ -33,7 +43,7 @@ public final class BatchLoader implements AutoCloseable {
                     for (int a = 0; a < gradAccum; a++) {
                         List<PackedSequence> batch = new ArrayList<>(microBatch);
                         for (int i = 0; i < microBatch; i++) {
-                            batch.add(split.sequence(sampler.next()));
+                            batch.add(read.apply(sampler.next()));
                         }
                         micro.add(batch);
                     }

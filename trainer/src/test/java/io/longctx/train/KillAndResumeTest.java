@@ -24,11 +24,12 @@ class KillAndResumeTest {
     @TempDir
     Path tmp;
 
-    private Process start(Path dir) throws IOException {
+    private Process start(Path dir, String... jvmFlags) throws IOException {
         List<String> command = new ArrayList<>();
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         command.add("-cp");
         command.add(System.getProperty("java.class.path"));
+        command.addAll(List.of(jvmFlags));
         for (String property : List.of("DJL_CACHE_DIR", "ai.djl.offline", "jna.tmpdir")) {
             if (System.getProperty(property) != null) {
                 command.add("-D" + property + "=" + System.getProperty(property));
@@ -77,7 +78,11 @@ class KillAndResumeTest {
     }
 
     private static String finalWeightsSha(Path dir) throws IOException {
-        Path last = dir.resolve("run/checkpoints/" + Checkpoints.name(STEPS));
+        return finalWeightsSha(dir, STEPS);
+    }
+
+    private static String finalWeightsSha(Path dir, int steps) throws IOException {
+        Path last = dir.resolve("run/checkpoints/" + Checkpoints.name(steps));
         assertTrue(Files.isDirectory(last), "final checkpoint exists: " + logs(dir));
         return io.longctx.Hashing.sha256(last.resolve("model.safetensors")) + " "
                 + io.longctx.Hashing.sha256(last.resolve("optimizer.safetensors"));
@@ -115,5 +120,56 @@ class KillAndResumeTest {
         assertTrue(logs(preempted).contains("received SIGTERM: checkpoint written"), logs(preempted));
         assertEquals(0, finish(start(preempted), preempted), logs(preempted));
         assertEquals(expected, finalWeightsSha(preempted));
+    }
+
+    private static final int MID_STEPS = 4;
+
+    private Path prepareAccumulating(String name) throws IOException {
+        Path dir = Files.createDirectories(tmp.resolve(name));
+        Path recipe = TinyRuns.writeRecipe(dir, MID_STEPS, "");
+        Files.writeString(recipe, Files.readString(recipe).replace("grad_accum: 2", "grad_accum: 4"));
+        return dir;
+    }
+
+    /** Holds the child after its n-th micro-batch of the run, so a signal lands exactly there. */
+    private static String holdAfter(int microBatches) {
+        return "-D" + TrainingLoop.HOLD_PROPERTY + "=" + microBatches;
+    }
+
+    private static void waitForHold(Process process, Path dir, int microBatches) throws Exception {
+        Path marker = dir.resolve("run/held-after-micro-" + microBatches);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+        while (!Files.exists(marker)) {
+            assertTrue(process.isAlive(), "the run ended before micro-batch " + microBatches + ": " + logs(dir));
+            assertTrue(System.nanoTime() < deadline, "no micro-batch " + microBatches + ": " + logs(dir));
+            Thread.sleep(20);
+        }
+    }
+
+    @Test
+    void sigtermInsideAStep_checkpointsThePartialGradient_thenResumesThatStepExactly() throws Exception {
+        Path reference = prepareAccumulating("uninterrupted");
+        assertEquals(0, finish(start(reference), reference), logs(reference));
+        String expected = finalWeightsSha(reference, MID_STEPS);
+
+        // grad_accum 4: the 6th micro-batch is the 2nd of step 2
+        Path preempted = prepareAccumulating("preempted");
+        Process first = start(preempted, holdAfter(6));
+        waitForHold(first, preempted, 6);
+        first.destroy();
+        assertEquals(Trainer.EXIT_PREEMPTED, finish(first, preempted), logs(preempted));
+        assertTrue(logs(preempted).contains("inside step 2 after micro-batch 2 of 4"), logs(preempted));
+        Path midStep = preempted.resolve("run/checkpoints/step-000001-micro-000002");
+        assertTrue(Files.isRegularFile(midStep.resolve(Checkpoints.GRADIENTS)), logs(preempted));
+
+        // SIGKILL after the mid-step checkpoint exists: the next run resumes from it again
+        Process second = start(preempted, holdAfter(7));
+        waitForHold(second, preempted, 7);
+        second.destroyForcibly().waitFor();
+        assertEquals(0, finish(start(preempted), preempted), logs(preempted));
+        assertTrue(logs(preempted).contains("resuming from " + midStep + " at step 1 after micro-batch 2 of step 2"),
+                logs(preempted));
+        assertEquals(expected, finalWeightsSha(preempted, MID_STEPS));
+        assertTrue(Files.isRegularFile(preempted.resolve("run/" + RunFolder.PREEMPTION)), logs(preempted));
     }
 }
