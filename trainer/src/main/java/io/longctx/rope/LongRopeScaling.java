@@ -63,8 +63,8 @@ public record LongRopeScaling(
     @Override
     public Map<String, Object> toMap() {
         Map<String, Object> map = RopeScaling.hfMap("longrope", factor);
-        map.put("short_factor", shortFactor.clone());
-        map.put("long_factor", longFactor.clone());
+        map.put("short_factor", java.util.Arrays.stream(shortFactor).boxed().toList());
+        map.put("long_factor", java.util.Arrays.stream(longFactor).boxed().toList());
         map.put("original_max_position_embeddings", originalContext);
         if (attentionFactor != null) {
             map.put("attention_factor", attentionFactor);

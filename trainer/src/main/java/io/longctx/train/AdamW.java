@@ -91,17 +91,22 @@ public final class AdamW implements AutoCloseable {
         return state;
     }
 
-    /** Overwrites the moments from a checkpoint's state (same names and shapes as {@link #state()}). */
+    /** Replaces the moments with a checkpoint's state (same names and shapes as {@link #state()}). */
     public void load(Map<String, float[]> state) {
-        for (Map.Entry<String, NDArray> e : state().entrySet()) {
-            float[] values = state.get(e.getKey());
-            if (values == null || values.length != e.getValue().size()) {
-                throw new io.longctx.LongctxException("optimizer state '" + e.getKey() + "' missing or of the "
-                        + "wrong size in the checkpoint");
-            }
-            NDArray target = e.getValue();
-            try (NDArray loaded = io.longctx.engine.Tensors.fromFloats(manager, values, target.getShape())) {
-                loaded.copyTo(target);
+        for (Map<String, NDArray> moments : List.of(means, variances)) {
+            String prefix = moments == means ? "m." : "v.";
+            for (Map.Entry<String, NDArray> e : moments.entrySet()) {
+                float[] values = state.get(prefix + e.getKey());
+                NDArray current = e.getValue();
+                if (values == null || values.length != current.size()) {
+                    throw new io.longctx.LongctxException("optimizer state '" + prefix + e.getKey() + "' missing or "
+                            + "of the wrong size in the checkpoint");
+                }
+                // a new tensor rather than an in-place copy, which goes through a deprecated libtorch guard that
+                // prints a warning
+                NDArray loaded = io.longctx.engine.Tensors.fromFloats(manager, values, current.getShape());
+                e.setValue(loaded);
+                current.close();
             }
         }
     }

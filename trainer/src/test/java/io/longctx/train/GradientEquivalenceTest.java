@@ -156,4 +156,53 @@ class GradientEquivalenceTest {
         assertSameGradients(first, gradients(), 1e-6f);
         assertEquals(19, StepRunner.lossTokens(List.of(padded)));
     }
+
+    @Test
+    void frozenEmbedding_withCheckpointing_givesThePlainPathsGradients() {
+        // trainable: ["model.layers.*.self_attn.*"]: the embedding (tied to the head) has no gradient function
+        weights.tensors().forEach((name, p) -> p.setRequiresGradient(name.contains(".self_attn.")));
+        List<PackedSequence> batch = List.of(sequence(41, 48, 48, new int[] {0}));
+        LlamaModel model = new LlamaModel(weights, sdpa);
+        double plainLoss = new StepRunner(model, 0, false).forwardBackward(manager, batch, 0.02);
+        Map<String, float[]> plain = attentionGradients();
+        double loss = new StepRunner(model, 1, false).forwardBackward(manager, batch, 0.02);
+        assertEquals(plainLoss, loss, 1e-4);
+        assertSameGradients(plain, attentionGradients(), 1e-6f);
+    }
+
+    private Map<String, float[]> attentionGradients() {
+        Map<String, float[]> grads = new LinkedHashMap<>();
+        weights.tensors().forEach((name, p) -> {
+            if (name.contains(".self_attn.")) {
+                NDArray grad = p.getGradient();
+                grads.put(name, grad.toFloatArray());
+                grad.close();
+                JniUtils.zeroGrad((PtNDArray) p);
+            }
+        });
+        return grads;
+    }
+
+    @Test
+    void validationLoss_throughTheChunkedHead_equalsFullLogits() {
+        int length = 2 * io.longctx.model.ChunkedNll.CHUNK + 77;
+        PackedSequence s = sequence(51, length, length - 9, new int[] {0});
+        LlamaModel model = new LlamaModel(weights, sdpa);
+        double chunked = new StepRunner(model, 0, false).loss(manager, List.of(s));
+        // reference: the whole (T, V) log-softmax at once, summed over the used targets
+        boolean grad = JniUtils.isGradMode();
+        JniUtils.setGradMode(false);
+        try (NDManager scope = manager.newSubManager()) {
+            NDArray ids = io.longctx.engine.Tensors.tokenRow(scope, s.tokens(), 0, length);
+            float[] logProbs = model.logits(scope, ids, null).logSoftmax(2).toFloatArray();   // (1, T, V)
+            int vocab = weights.config().vocabSize();
+            double reference = 0;
+            for (int i = 0; i + 1 < s.used(); i++) {
+                reference -= logProbs[i * vocab + s.tokens()[i + 1]];
+            }
+            assertEquals(reference, chunked, 1e-5 * Math.abs(reference));
+        } finally {
+            JniUtils.setGradMode(grad);
+        }
+    }
 }

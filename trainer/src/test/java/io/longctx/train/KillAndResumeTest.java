@@ -1,6 +1,7 @@
 package io.longctx.train;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.longctx.testing.TinyRuns;
@@ -170,6 +171,7 @@ class KillAndResumeTest {
         assertTrue(logs(preempted).contains("resuming from " + midStep + " at step 1 after micro-batch 2 of step 2"),
                 logs(preempted));
         assertEquals(expected, finalWeightsSha(preempted, MID_STEPS));
+        assertFalse(logs(preempted).contains("AutoNonVariableTypeMode"), "no libtorch warning reaches the user");
         assertTrue(Files.isRegularFile(preempted.resolve("run/" + RunFolder.PREEMPTION)), logs(preempted));
     }
 }

@@ -164,4 +164,62 @@ class PackJobTest {
         assertTrue(message.contains("bad.yaml:3: data.packing.colour: unknown key"), message);
         assertTrue(message.contains("bad.yaml:4: data.validation_fraction: must be in [0, 1)"), message);
     }
+
+    @Test
+    void storePathThatIsAFile_isRefusedAndTheFileKept() throws IOException {
+        Path file = Files.writeString(tmp.resolve("notes.txt"), "my notes");
+        LongctxException e = assertThrows(LongctxException.class,
+                () -> new PackJob(config("{mode: concat, seq_len: 64}", "notes.txt", ""), line -> { }).run(false));
+        assertTrue(e.getMessage().contains("data.store: " + file + " is a file"), e.getMessage());
+        assertEquals("my notes", Files.readString(file));
+    }
+
+    @Test
+    void storeFolderHoldingOtherFiles_isRefusedAndNothingDeleted() throws IOException {
+        Path folder = Files.createDirectories(tmp.resolve("results"));
+        Files.writeString(folder.resolve("thesis.tex"), "precious");
+        Files.createDirectories(folder.resolve("figures"));
+        LongctxException e = assertThrows(LongctxException.class,
+                () -> new PackJob(config("{mode: concat, seq_len: 64}", "results", ""), line -> { }).run(false));
+        assertTrue(e.getMessage().contains("holds files that are not a longctx store"), e.getMessage());
+        assertEquals("precious", Files.readString(folder.resolve("thesis.tex")));
+        assertTrue(Files.isDirectory(folder.resolve("figures")));
+    }
+
+    @Test
+    void emptyFolderAndOwnStore_areUsed() throws IOException {
+        Files.createDirectories(tmp.resolve("fresh"));
+        DataConfig config = config("{mode: concat, seq_len: 64}", "fresh", "");
+        assertFalse(new PackJob(config, line -> { }).run(false).reused());
+        assertFalse(new PackJob(config, line -> { }).run(true).reused(), "an existing store is rebuilt in place");
+    }
+
+    @Test
+    void changedSourceFile_rebuildsTheStoreSayingWhy() throws IOException {
+        DataConfig config = config("{mode: concat, seq_len: 64}", "s-change", "");
+        new PackJob(config, line -> { }).run(false);
+        assertTrue(new PackJob(config, line -> { }).run(false).reused());
+        Files.writeString(tmp.resolve("docs/d105.txt"), "rewritten text of another length");
+        PackJob.Result rebuilt = new PackJob(config, line -> { }).run(false);
+        assertFalse(rebuilt.reused());
+        assertTrue(rebuilt.reason().contains("sources"), rebuilt.reason());
+    }
+
+    @Test
+    void packSummary_countsEmptyAndInvalidDocumentsBySource() throws IOException {
+        Files.createDirectories(tmp.resolve("odd"));
+        Files.writeString(tmp.resolve("odd/blank.txt"), "\n\n");
+        Files.write(tmp.resolve("odd/bytes.txt"), new byte[] {'o', 'k', ' ', (byte) 0xC3, (byte) 0x28, ' ', 'x'});
+        String yaml = "data:\n  sources: [{type: text, path: docs}, {type: text, path: odd}]\n  tokenizer: byte\n"
+                + "  packing: {mode: concat, seq_len: 64}\n  store: s-odd\n";
+        RecipeNode root = RecipeNode.parse(yaml, "test.yaml");
+        DataConfig config = DataConfig.parse(root.get("data"), tmp, null, tmp.resolve("default-store"));
+        List<String> lines = log();
+        new PackJob(config, lines::add).run(false);
+        String all = String.join("\n", lines);
+        assertTrue(all.contains("data.sources[0] (text " + tmp.resolve("docs") + "): 30 document(s) from 31 "
+                + "file(s); 1 empty (skipped)"), all);
+        assertTrue(all.contains("data.sources[1] (text " + tmp.resolve("odd") + "): 1 document(s) from 2 file(s); "
+                + "1 empty (skipped); 1 with invalid UTF-8 (1 byte sequence(s) replaced)"), all);
+    }
 }
