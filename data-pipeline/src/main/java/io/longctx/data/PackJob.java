@@ -62,6 +62,14 @@ public final class PackJob {
     }
 
     public Result run(boolean force) {
+        return run(force, false);
+    }
+
+    /**
+     * @param keepExisting refuse to replace an existing store that no longer matches (a resumed run's data position
+     *     refers to it); a missing store is still built
+     */
+    public Result run(boolean force, boolean keepExisting) {
         requireOwnedStorePath(config.store());
         try (TextTokenizer tokenizer = loadTokenizer(config.tokenizer())) {
             TokenizerSpec.SpecialIds ids = config.tokenizer().resolve(tokenizer);
@@ -72,6 +80,11 @@ public final class PackJob {
             }
             if (force) {
                 reason = "forced";
+            }
+            if (keepExisting && TokenStore.readManifest(config.store()).isPresent()) {
+                throw new LongctxException("data: the store " + config.store() + " no longer matches the recipe's "
+                        + "data (" + reason + "); the checkpoint's data position refers to the old contents, so it "
+                        + "is kept: start over with --restart, or start a new run from the checkpoint's weights");
             }
             log.accept("pack: building " + config.store() + " (" + reason + ")");
             build(tokenizer, ids, fingerprint);

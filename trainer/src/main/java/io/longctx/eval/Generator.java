@@ -28,7 +28,7 @@ public final class Generator {
      */
     public int[] generate(int[] prompt, int maxNewTokens, double temperature, long seed, int stopId) {
         if (prompt.length == 0) {
-            throw new IllegalArgumentException("empty prompt");
+            throw new io.longctx.LongctxException("empty prompt");
         }
         model.checkIds(prompt);
         SplittableRandom random = new SplittableRandom(seed);

@@ -33,7 +33,7 @@ public final class SlidingWindows {
      */
     public static List<Window> plan(int docLength, int span, int stride, int firstScorable) {
         if (span <= firstScorable || stride <= 0 || stride > span - firstScorable) {
-            throw new IllegalArgumentException("need 0 < stride <= span - firstScorable, got stride " + stride
+            throw new io.longctx.LongctxException("need 0 < stride <= span - firstScorable, got stride " + stride
                     + ", span " + span);
         }
         List<Window> windows = new ArrayList<>();

@@ -49,7 +49,7 @@ public record LongRopeScaling(
     public RopeFrequencies frequencies(RopeGeometry geometry, int seqLen) {
         double[] ext = seqLen > originalContext ? longFactor : shortFactor;
         if (ext.length != geometry.pairs()) {
-            throw new IllegalArgumentException("longrope factors have " + ext.length + " entries, the rotary "
+            throw new io.longctx.LongctxException("longrope factors have " + ext.length + " entries, the rotary "
                     + "dimension needs " + geometry.pairs());
         }
         double[] base = geometry.baseInvFreq();

@@ -9,10 +9,10 @@ package io.longctx.rope;
 public record RopeGeometry(int rotaryDim, double theta) {
     public RopeGeometry {
         if (rotaryDim <= 0 || rotaryDim % 2 != 0) {
-            throw new IllegalArgumentException("rotary dimension must be positive and even, got " + rotaryDim);
+            throw new io.longctx.LongctxException("rotary dimension must be positive and even, got " + rotaryDim);
         }
         if (!(theta > 1.0)) {
-            throw new IllegalArgumentException("rope_theta must be > 1, got " + theta);
+            throw new io.longctx.LongctxException("rope_theta must be > 1, got " + theta);
         }
     }
 

@@ -67,7 +67,7 @@ public final class Checkpoints {
      */
     public record Contents(Map<String, NDArray> weights, Map<String, NDArray> optimizer,
             Map<String, NDArray> gradients, TrainingState state, JsonNode config, String recipeYaml,
-            Path tokenizerDir) {
+            Path tokenizerDir, String storeIdentity) {
     }
 
     /** Whether a checkpoint can be resumed from, and why not. */
@@ -114,6 +114,7 @@ public final class Checkpoints {
             Map<String, Object> manifest = new LinkedHashMap<>();
             manifest.put("format", 1);
             manifest.put("step", contents.state().step());
+            manifest.put("store", contents.storeIdentity());
             manifest.put("files", files);
             writeSynced(temp.resolve(MANIFEST), JSON.writeValueAsBytes(manifest));
             deleteTree(target);
@@ -247,6 +248,15 @@ public final class Checkpoints {
             }
         }
         return tensors;
+    }
+
+    /** The identity of the packed store the checkpoint's data position refers to (empty for older checkpoints). */
+    public static String storeIdentity(Path checkpoint) {
+        try {
+            return new ObjectMapper().readTree(checkpoint.resolve(MANIFEST).toFile()).path("store").asText("");
+        } catch (IOException e) {
+            throw new LongctxException(checkpoint.resolve(MANIFEST) + ": unreadable (" + e.getMessage() + ")");
+        }
     }
 
     public static TrainingState readState(Path checkpoint) {

@@ -76,11 +76,16 @@ public final class Trainer {
                 throw new LongctxException("model.path: " + recipe.model().path() + " fails verification ("
                         + bad.reason() + ")");
             }
-            TokenStore store = new PackJob(recipe.data(), log).run(false).store();
+            Device device = device();
+            PackJob.Result packed = new PackJob(recipe.data(), log).run(false, resumeFrom.isPresent());
+            TokenStore store = packed.store();
             store.verify();
             checkAgainstStore(store);
+            if (resumeFrom.isPresent()) {
+                requireSameData(resumeFrom.get(), store, packed);
+            }
             installSignalHandlers();
-            try (NDManager manager = NDManager.newBaseManager(device());
+            try (NDManager manager = NDManager.newBaseManager(device);
                     AttentionHolder attention = new AttentionHolder(recipe.run().attention())) {
                 return train(folder, store, resumeFrom, manager, attention.get());
             }
@@ -139,6 +144,17 @@ public final class Trainer {
             throw new LongctxException("train.micro_batch: " + recipe.train().microBatch() + " sequences per "
                     + "micro-batch, but the store holds only " + sequences + " training sequences of "
                     + store.seqLen() + " tokens");
+        }
+    }
+
+    /** A data position only means something in the store it was taken in: a rebuilt store ends the resume. */
+    private void requireSameData(Path checkpoint, TokenStore store, PackJob.Result packed) {
+        String recorded = Checkpoints.storeIdentity(checkpoint);
+        if (!recorded.isEmpty() && !recorded.equals(store.identity())) {
+            throw new LongctxException(store.dir() + ": the packed data changed since " + checkpoint + " was written"
+                    + (packed.reused() ? "" : " (the store was rebuilt: " + packed.reason() + ")") + ", so its data "
+                    + "position no longer applies; start over with --restart, or start a new run from these weights "
+                    + "(model.path: " + checkpoint + ")");
         }
     }
 

@@ -218,7 +218,8 @@ final class TrainingLoop {
             Map<String, NDArray> gradients = state.insideStep()
                     ? PartialGradients.snapshot(scope, session.trainable()) : Map.of();
             saved = folder.checkpoints().write(new Checkpoints.Contents(session.weights().tensors(),
-                    session.optimizer().state(), gradients, state, configJson, recipeYaml, store.tokenizerDir()));
+                    session.optimizer().state(), gradients, state, configJson, recipeYaml, store.tokenizerDir(),
+                    store.identity()));
         }
         folder.checkpoints().prune(recipe.output().keepLast());
         slowestCheckpoint = Math.max(slowestCheckpoint, (System.nanoTime() - begin) / 1e9);

@@ -95,4 +95,16 @@ class ResumeRulesTest {
         assertTrue(all.contains("step 1/2"), "a fresh schedule: " + all);
         assertTrue(Files.isDirectory(tmp.resolve("run2/checkpoints/step-000002")), all);
     }
+
+    @Test
+    void changedData_isRefusedAndTheStoreKept() throws Exception {
+        trainedRun();
+        String manifest = Files.readString(tmp.resolve("store/manifest.json"));
+        Files.writeString(tmp.resolve("docs/doc03.txt"), "The whale. The sea. The ship.");
+        CliRun run = CliRun.of("train", recipe.toString());
+        assertEquals(2, run.exitCode(), run.err());
+        assertTrue(run.errorLine().contains("no longer matches the recipe's data (changed since the store was built: "
+                + "sources)"), run.err());
+        assertEquals(manifest, Files.readString(tmp.resolve("store/manifest.json")), "the store is kept");
+    }
 }

@@ -82,6 +82,27 @@ class ShippedRecipesTest {
     }
 
     @Test
+    void llama2From64kRecipe_continuesFromTheCheckpointAtS32() throws Exception {
+        Path checkpoint = modelDir("step-000400", """
+                {"model_type": "llama", "hidden_size": 4096, "intermediate_size": 11008, "num_hidden_layers": 32,
+                 "num_attention_heads": 32, "num_key_value_heads": 32, "vocab_size": 32000,
+                 "max_position_embeddings": 65536, "rms_norm_eps": 1e-5, "rope_theta": 10000.0,
+                 "rope_scaling": {"rope_type": "yarn", "factor": 16.0, "original_max_position_embeddings": 4096}}
+                """);
+        Files.writeString(checkpoint.resolve(Checkpoints.MANIFEST), "{}");
+        Files.writeString(checkpoint.resolve("state.json"), "{}");
+        io.longctx.data.tokenize.ByteLevelTokenizer.write(checkpoint.resolve("tokenizer"));
+        Recipe r = Recipe.load(configs().resolve("llama2-7b-yarn-128k-from-64k.yaml"),
+                List.of("model.path=" + checkpoint));
+        assertTrue(r.model().isCheckpoint());
+        assertEquals(32.0, r.ropeScaling().factor());
+        assertEquals(4096, ((YarnScaling) r.ropeScaling()).originalContext());
+        assertEquals(65536, r.data().packing().seqLen());
+        assertEquals(200, r.train().steps());
+        assertEquals(checkpoint.resolve("tokenizer/tokenizer.json"), r.data().tokenizer().path());
+    }
+
+    @Test
     void mistralRecipe_mirrorsTheYarnPaper() throws Exception {
         Path mistral = modelDir("mistral", """
                 {"model_type": "mistral", "hidden_size": 4096, "intermediate_size": 14336, "num_hidden_layers": 32,

@@ -25,10 +25,10 @@ public final class SequenceSampler {
 
     public SequenceSampler(long size, Cursor cursor) {
         if (size <= 0 || size > Integer.MAX_VALUE) {
-            throw new IllegalArgumentException("sampler over " + size + " sequences");
+            throw new io.longctx.LongctxException("sampler over " + size + " sequences");
         }
         if (cursor.position() < 0 || cursor.position() > size || cursor.epoch() < 0) {
-            throw new IllegalArgumentException("cursor " + cursor + " does not fit " + size + " sequences");
+            throw new io.longctx.LongctxException("cursor " + cursor + " does not fit " + size + " sequences");
         }
         this.size = size;
         this.seed = cursor.seed();

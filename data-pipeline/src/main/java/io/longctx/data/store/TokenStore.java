@@ -81,6 +81,11 @@ public final class TokenStore {
         return seqLen;
     }
 
+    /** What the sequences are: a hash of every shard's checksum, so a rebuilt store with other contents differs. */
+    public String identity() {
+        return Hashing.sha256(manifest.path("splits").toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    }
+
     public Path tokenizerDir() {
         return dir.resolve(TOKENIZER_DIR);
     }
