@@ -304,12 +304,21 @@ public final class RecipeNode {
         return null;
     }
 
-    private <T> T scalar(String key, T defaultValue, boolean required, String expected, Function<String, T> parse) {
+    /** The child under key, or null when it is missing (reported when required). */
+    private RecipeNode present(String key, boolean required) {
         RecipeNode child = get(key);
         if (child.isMissing()) {
             if (required) {
                 child.problem("is required");
             }
+            return null;
+        }
+        return child;
+    }
+
+    private <T> T scalar(String key, T defaultValue, boolean required, String expected, Function<String, T> parse) {
+        RecipeNode child = present(key, required);
+        if (child == null) {
             return defaultValue;
         }
         String text = child.text();
@@ -334,14 +343,8 @@ public final class RecipeNode {
 
     /** A string value: an unquoted number or boolean is refused (a path '12' must be quoted to mean a name). */
     private String textOf(String key, String defaultValue, boolean required) {
-        RecipeNode child = get(key);
-        if (child.isMissing()) {
-            if (required) {
-                child.problem("is required");
-            }
-            return defaultValue;
-        }
-        String value = child.asString();
+        RecipeNode child = present(key, required);
+        String value = child == null ? null : child.asString();
         return value == null ? defaultValue : value;
     }
 

@@ -8,6 +8,7 @@ import io.longctx.LongctxException;
 import io.longctx.bench.BenchModels;
 import io.longctx.bench.MatmulPeak;
 import io.longctx.bench.StepBenchmark;
+import io.longctx.bench.ValidationBenchmark;
 import io.longctx.eval.Charts;
 import io.longctx.eval.JsonText;
 import io.longctx.model.ModelConfig;
@@ -78,6 +79,11 @@ final class BenchCommand implements Callable<Integer> {
             + "the self time per operator and category is printed and added to the JSON.")
     Path profile;
 
+    @Option(names = "--validation-lengths", split = ",", paramLabel = "N,N,...", description = "Also measure the "
+            + "validation loss of one sequence of each length through the chunked output head: peak memory next to "
+            + "what whole logits would need (e.g. 25600 = 50 chunks).")
+    List<Integer> validationLengths = new ArrayList<>();
+
     @Option(names = "--json", description = "Print one JSON object.")
     boolean json;
 
@@ -124,6 +130,17 @@ final class BenchCommand implements Callable<Integer> {
                     String.valueOf(model.numHeads()), "--head-dim", String.valueOf(model.headDim()), "--plain",
                     String.valueOf(length <= plainMax), "--device", device));
         }
+        List<Map<String, Object>> validation = new ArrayList<>();
+        for (int length : validationLengths) {
+            err.printf(Locale.ROOT, "bench: validation loss L=%d...%n", length);
+            Map<String, Object> r = child("validation", "--config", config, "--length", String.valueOf(length),
+                    "--device", device);
+            err.printf(Locale.ROOT, "bench: validation L=%d: peak %d MiB above the loaded model (whole logits and "
+                    + "log-softmax would be %.0f MiB), %.1f s%n", length, ((Number) r.get(
+                    "peak_above_loaded_model_mib")).longValue(), ((Number) r.get("full_logits_and_log_softmax_mib"))
+                    .doubleValue(), ((Number) r.get("seconds")).doubleValue());
+            validation.add(r);
+        }
         Map<String, Object> result = new LinkedHashMap<>();
         result.put("config", config);
         result.put("parameters", model.parameterCount());
@@ -135,6 +152,7 @@ final class BenchCommand implements Callable<Integer> {
         result.put("steps", steps);
         result.put("step_attention", attention);
         result.put("attention", attentionAlone);
+        result.put("validation", validation);
         if (profile != null) {
             Path chart = profile.resolve("profile.png");
             Charts.stackedBars(chart, "Where a training step's time goes (" + config + ", " + attention + ")",
@@ -288,6 +306,7 @@ final class BenchCommand implements Callable<Integer> {
                 case "step" -> StepBenchmark.run(config, length, checkpointing, attention, warmup, steps, d,
                         profile);
                 case "attention" -> StepBenchmark.attention(length, heads, headDim, plain, d);
+                case "validation" -> ValidationBenchmark.run(config, length, d);
                 default -> throw new LongctxException("unknown measurement " + kind);
             };
             spec.commandLine().getOut().println("RESULT " + JsonText.compact(result));

@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.longctx.Closing;
 import io.longctx.LongctxException;
 import io.longctx.data.tokenize.TextTokenizer;
 import io.longctx.engine.Attention;
@@ -56,7 +57,7 @@ public final class ModelSession implements AutoCloseable {
                     tokenizer);
         } catch (RuntimeException e) {
             if (attention instanceof AutoCloseable) {
-                closeQuietly((AutoCloseable) attention);
+                Closing.quietly((AutoCloseable) attention);
             }
             manager.close();
             throw e;
@@ -114,13 +115,6 @@ public final class ModelSession implements AutoCloseable {
         return scaling;
     }
 
-    private static void closeQuietly(AutoCloseable closeable) {
-        try {
-            closeable.close();
-        } catch (Exception ignored) {
-            // already failing; the first error is the one reported
-        }
-    }
 
     public Integer bosId() {
         return weights.config().bosTokenId();
@@ -132,7 +126,7 @@ public final class ModelSession implements AutoCloseable {
             tokenizer.close();
         }
         if (attention instanceof AutoCloseable closeable) {
-            closeQuietly(closeable);
+            Closing.quietly(closeable);
         }
         weights.close();
         manager.close();

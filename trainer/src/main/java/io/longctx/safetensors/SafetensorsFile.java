@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.longctx.Closing;
 import io.longctx.LongctxException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -77,10 +78,10 @@ public final class SafetensorsFile implements AutoCloseable {
             Map<String, TensorEntry> tensors = parseHeader(path, header.array(), size - dataStart, metadata);
             return new SafetensorsFile(path, channel, dataStart, tensors, metadata);
         } catch (IOException e) {
-            closeQuietly(channel);
+            Closing.quietly(channel);
             throw new LongctxException(path + ": cannot read (" + e.getMessage() + ")");
         } catch (RuntimeException e) {
-            closeQuietly(channel);
+            Closing.quietly(channel);
             throw e;
         }
     }
@@ -273,18 +274,9 @@ public final class SafetensorsFile implements AutoCloseable {
         return new LongctxException(path + ": " + message);
     }
 
-    private static void closeQuietly(FileChannel channel) {
-        if (channel != null) {
-            try {
-                channel.close();
-            } catch (IOException ignored) {
-                // the open failed already; that error is the one to report
-            }
-        }
-    }
 
     @Override
     public void close() {
-        closeQuietly(channel);
+        Closing.quietly(channel);
     }
 }

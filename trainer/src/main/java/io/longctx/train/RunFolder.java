@@ -2,6 +2,7 @@ package io.longctx.train;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import io.longctx.Closing;
 import io.longctx.LongctxException;
 import java.io.IOException;
 import java.net.InetAddress;
@@ -65,10 +66,10 @@ public final class RunFolder implements AutoCloseable {
             channel.force(true);
             return new RunFolder(dir, channel, lock);
         } catch (IOException e) {
-            closeQuietly(channel);
+            Closing.quietly(channel);
             throw new LongctxException(dir + ": cannot prepare the run folder (" + e.getMessage() + ")");
         } catch (java.nio.channels.OverlappingFileLockException e) {
-            closeQuietly(channel);
+            Closing.quietly(channel);
             throw new LongctxException(dir + ": another training in this process holds this run folder");
         }
     }
@@ -182,15 +183,6 @@ public final class RunFolder implements AutoCloseable {
         }
     }
 
-    private static void closeQuietly(FileChannel channel) {
-        if (channel != null) {
-            try {
-                channel.close();
-            } catch (IOException ignored) {
-                // the open failed already; that error is reported
-            }
-        }
-    }
 
     @Override
     public void close() {
@@ -199,6 +191,6 @@ public final class RunFolder implements AutoCloseable {
         } catch (IOException ignored) {
             // closing the channel releases it too
         }
-        closeQuietly(lockChannel);
+        Closing.quietly(lockChannel);
     }
 }

@@ -75,4 +75,15 @@ public final class TinyRuns {
     public static Recipe load(Path recipe, String... overrides) {
         return Recipe.load(recipe, List.of(overrides));
     }
+
+    /** The 1-based line of the first line of a recipe that contains text. */
+    public static int lineOf(String recipe, String text) {
+        String[] lines = recipe.split("\n");
+        for (int i = 0; i < lines.length; i++) {
+            if (lines[i].contains(text)) {
+                return i + 1;
+            }
+        }
+        throw new AssertionError(text + " not in recipe");
+    }
 }

@@ -30,22 +30,12 @@ class RecipeErrorsTest {
         return TinyRuns.recipe(tmp, 4, extra);
     }
 
-    /** The 1-based line of the first line containing text. */
-    private static int lineOf(String recipe, String text) {
-        String[] lines = recipe.split("\n");
-        for (int i = 0; i < lines.length; i++) {
-            if (lines[i].contains(text)) {
-                return i + 1;
-            }
-        }
-        throw new AssertionError(text + " not in recipe");
-    }
 
     @Test
     void unknownKey() throws Exception {
         String recipe = base("tokens_per_batch: 4096");
         String message = load(recipe);
-        assertTrue(message.contains("r.yaml:" + lineOf(recipe, "tokens_per_batch") + ": tokens_per_batch: unknown key"),
+        assertTrue(message.contains("r.yaml:" + TinyRuns.lineOf(recipe, "tokens_per_batch") + ": tokens_per_batch: unknown key"),
                 message);
     }
 
@@ -53,14 +43,14 @@ class RecipeErrorsTest {
     void misspelledNestedKey() throws Exception {
         String recipe = base("").replace("warmup_steps:", "warmpu_steps:");
         String message = load(recipe);
-        assertTrue(message.contains(":" + lineOf(recipe, "warmpu") + ": train.warmpu_steps: unknown key"), message);
+        assertTrue(message.contains(":" + TinyRuns.lineOf(recipe, "warmpu") + ": train.warmpu_steps: unknown key"), message);
     }
 
     @Test
     void wrongType() throws Exception {
         String recipe = base("").replace("steps: 4", "steps: four");
         String message = load(recipe);
-        assertTrue(message.contains(":" + lineOf(recipe, "steps: four") + ": train.steps: must be a whole number of at most "
+        assertTrue(message.contains(":" + TinyRuns.lineOf(recipe, "steps: four") + ": train.steps: must be a whole number of at most "
                 + "2,147,483,647, got 'four'"), message);
     }
 
@@ -82,7 +72,7 @@ class RecipeErrorsTest {
     void nonPositiveLearningRate() throws Exception {
         String recipe = base("").replace("lr: 3.0e-3", "lr: 0");
         String message = load(recipe);
-        assertTrue(message.contains(":" + lineOf(recipe, "lr: 0") + ": train.lr: must be > 0"), message);
+        assertTrue(message.contains(":" + TinyRuns.lineOf(recipe, "lr: 0") + ": train.lr: must be > 0"), message);
     }
 
     @Test

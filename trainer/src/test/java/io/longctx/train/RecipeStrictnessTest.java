@@ -44,15 +44,6 @@ class RecipeStrictnessTest {
         return TinyRuns.recipe(tmp, 4, extra);
     }
 
-    private static int lineOf(String recipe, String text) {
-        String[] lines = recipe.split("\n");
-        for (int i = 0; i < lines.length; i++) {
-            if (lines[i].contains(text)) {
-                return i + 1;
-            }
-        }
-        throw new AssertionError(text + " not in recipe");
-    }
 
     @Test
     void misspelledYarnKey_isRefusedWithItsPathAndLine() throws Exception {
@@ -65,7 +56,7 @@ class RecipeStrictnessTest {
                 """).replace("max_position_embeddings: 64,", "max_position_embeddings: 256,")
                 .replace("seq_len: 64", "seq_len: 2048");
         CliRun run = train(recipe);
-        assertTrue(run.err().contains("r.yaml:" + lineOf(recipe, "beta_fst") + ": rope_scaling.beta_fst: unknown key"),
+        assertTrue(run.err().contains("r.yaml:" + TinyRuns.lineOf(recipe, "beta_fst") + ": rope_scaling.beta_fst: unknown key"),
                 run.err());
     }
 
@@ -77,8 +68,8 @@ class RecipeStrictnessTest {
         String err = run.err();
         assertTrue(err.contains("3 problems in the recipe"), err);
         assertTrue(err.contains("model.architecture.tie_word_embedding: unknown key"), err);
-        assertTrue(err.contains(":" + lineOf(recipe, "rope_typ") + ": rope_scaling.rope_typ: unknown key"), err);
-        assertTrue(err.contains(":" + lineOf(recipe, "lr: fast") + ": train.lr: must be a finite number"), err);
+        assertTrue(err.contains(":" + TinyRuns.lineOf(recipe, "rope_typ") + ": rope_scaling.rope_typ: unknown key"), err);
+        assertTrue(err.contains(":" + TinyRuns.lineOf(recipe, "lr: fast") + ": train.lr: must be a finite number"), err);
         assertFalse(err.contains("seq_len"), "rope_typ is not reported as a seq_len problem: " + err);
     }
 
@@ -86,8 +77,8 @@ class RecipeStrictnessTest {
     void duplicateKeys_areErrorsWithBothLines() throws Exception {
         String recipe = base("").replace("  lr: 3.0e-3\n", "  lr: 3.0e-3\n  lr: 1.0e-3\n") + "train:\n  steps: 9\n";
         CliRun run = train(recipe);
-        assertTrue(run.err().contains(":" + (lineOf(recipe, "lr: 3.0e-3") + 1) + ": train.lr: duplicate key (first "
-                + "given at line " + lineOf(recipe, "lr: 3.0e-3") + ")"), run.err());
+        assertTrue(run.err().contains(":" + (TinyRuns.lineOf(recipe, "lr: 3.0e-3") + 1) + ": train.lr: duplicate key (first "
+                + "given at line " + TinyRuns.lineOf(recipe, "lr: 3.0e-3") + ")"), run.err());
         assertTrue(run.err().contains("train: duplicate key"), run.err());
     }
 
