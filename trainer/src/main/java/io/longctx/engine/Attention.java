@@ -16,12 +16,5 @@ public interface Attention {
      */
     NDArray attend(NDArray q, NDArray k, NDArray v, boolean causal);
 
-    /**
-     * Attention under an explicit mask, for packed documents that must not see each other.
-     *
-     * @param allowed boolean (B, 1, T, S): true where query t may attend to key s (causality included)
-     */
-    NDArray attendMasked(NDArray q, NDArray k, NDArray v, NDArray allowed);
-
     String name();
 }

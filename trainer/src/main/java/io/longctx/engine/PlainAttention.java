@@ -29,7 +29,11 @@ public final class PlainAttention implements Attention {
         return attendWhere(q, k, v, keyPos.lte(queryPos));                  // (T, S) visibility
     }
 
-    @Override
+    /**
+     * Attention under an explicit mask: the reference that attention over document segments is tested against.
+     *
+     * @param allowed boolean (B, 1, T, S): true where query t may attend to key s (causality included)
+     */
     public NDArray attendMasked(NDArray q, NDArray k, NDArray v, NDArray allowed) {
         return attendWhere(q, k, v, allowed);
     }

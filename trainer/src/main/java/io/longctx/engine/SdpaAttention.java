@@ -31,12 +31,6 @@ public final class SdpaAttention implements Attention, AutoCloseable {
                   k = torch.repeat_interleave(k, rep, 1)
                   v = torch.repeat_interleave(v, rep, 1)
                 return torch.scaled_dot_product_attention(q, k, v, None, 0.0, False)
-              def masked(self: __torch__.LongctxSdpa, q: Tensor, k: Tensor, v: Tensor, allowed: Tensor) -> Tensor:
-                rep = torch.floordiv(q.size(1), k.size(1))
-                if rep > 1:
-                  k = torch.repeat_interleave(k, rep, 1)
-                  v = torch.repeat_interleave(v, rep, 1)
-                return torch.scaled_dot_product_attention(q, k, v, allowed, 0.0, False)
             """;
 
     private final ScriptModule module;
@@ -57,11 +51,6 @@ public final class SdpaAttention implements Attention, AutoCloseable {
     @Override
     public NDArray attend(NDArray q, NDArray k, NDArray v, boolean causal) {
         return run(causal && q.getShape().get(2) > 1 ? "causal" : "full", new NDList(q, k, v));
-    }
-
-    @Override
-    public NDArray attendMasked(NDArray q, NDArray k, NDArray v, NDArray allowed) {
-        return run("masked", new NDList(q, k, v, allowed));
     }
 
     private NDArray run(String method, NDList inputs) {

@@ -11,6 +11,7 @@ import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
 import io.longctx.LongctxException;
 import io.longctx.engine.Attention;
+import io.longctx.engine.DocumentAttention;
 import io.longctx.engine.Tensors;
 import io.longctx.rope.RopeFrequencies;
 import io.longctx.rope.RopeScaling;
@@ -30,10 +31,10 @@ public final class LlamaModel {
     private final RopeScaling scaling;
 
     /**
-     * What attention needs besides q, k, v: the RoPE tables, broadcastable to (B, heads, T, rotaryDim), and
-     * optionally a (B, 1, T, T) mask that keeps packed documents apart.
+     * What attention needs besides q, k, v: the RoPE tables, broadcastable to (B, heads, T, rotaryDim), and for
+     * packed documents that must not see each other, where each row's documents begin (null: one causal sequence).
      */
-    public record AttentionInputs(NDArray cos, NDArray sin, NDArray allowed) {
+    public record AttentionInputs(NDArray cos, NDArray sin, int[][] documentStarts) {
     }
 
     public LlamaModel(LlamaWeights weights, Attention attention) {
@@ -145,8 +146,8 @@ public final class LlamaModel {
                 k = full.get(0);                                                         // (B, nkv, S, hd)
                 v = full.get(1);
             }
-            NDArray attended = in.allowed() == null ? attention.attend(q, k, v, true)
-                    : attention.attendMasked(q, k, v, in.allowed());                     // (B, nh, T, hd)
+            NDArray attended = in.documentStarts() == null ? attention.attend(q, k, v, true)
+                    : DocumentAttention.attend(attention, q, k, v, in.documentStarts());  // (B, nh, T, hd)
             NDArray merged = attended.transpose(0, 2, 1, 3).reshape(b, t, (long) config.numHeads() * hd);
             NDArray residual = x.add(project(merged, p + "self_attn.o_proj"));          // (B, T, H)
             NDArray h2 = rmsNorm(residual, weights.get(p + "post_attention_layernorm.weight"));
@@ -193,8 +194,8 @@ public final class LlamaModel {
     }
 
     /**
-     * Inputs for packed sequences (B, T): RoPE at each token's position inside its document, and a mask that lets a
-     * token attend only to earlier tokens of its own document.
+     * Inputs for packed sequences (B, T): RoPE at each token's position inside its document, and where each document
+     * begins, so a token attends only to earlier tokens of its own document (no (T x T) mask is built).
      *
      * @param positionIds (B, T) position of each token within its document
      * @param documentIds (B, T) document ordinal of each token within its sequence
@@ -204,25 +205,17 @@ public final class LlamaModel {
         int t = positionIds[0].length;
         AttentionInputs table = contiguousInputs(scope, 0, t);                      // (T, rot)
         long[] flatPositions = new long[b * t];
-        long[] flatDocs = new long[b * t];
         for (int i = 0; i < b; i++) {
             for (int j = 0; j < t; j++) {
                 flatPositions[i * t + j] = positionIds[i][j];
-                flatDocs[i * t + j] = documentIds[i][j];
             }
         }
         NDArray positions = Tensors.fromLongs(scope, flatPositions, new Shape(b, t));
         NDArray cos = JniUtils.embedding((PtNDArray) positions, (PtNDArray) table.cos(), false).expandDims(1);
         NDArray sin = JniUtils.embedding((PtNDArray) positions, (PtNDArray) table.sin(), false).expandDims(1);
-        NDArray docs = Tensors.fromLongs(scope, flatDocs, new Shape(b, t));
-        NDArray sameDoc = docs.reshape(b, t, 1).eq(docs.reshape(b, 1, t));         // (B, T, T)
-        NDArray index = scope.arange(0, t, 1, ai.djl.ndarray.types.DataType.INT64);
-        NDArray causal = index.reshape(1, t).lte(index.reshape(t, 1));               // (T, T): key <= query
-        NDArray allowed = sameDoc.logicalAnd(causal.broadcast(b, t, t)).expandDims(1); // (B, 1, T, T)
         cos.attach(scope);
         sin.attach(scope);
-        allowed.attach(scope);
-        return new AttentionInputs(cos, sin, allowed);
+        return new AttentionInputs(cos, sin, DocumentAttention.segmentStarts(documentIds));
     }
 
     /** Sanity check used by callers that accept raw ids. */
