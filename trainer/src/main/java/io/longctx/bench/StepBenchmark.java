@@ -41,6 +41,15 @@ public final class StepBenchmark {
      */
     public static Map<String, Object> run(String configName, int length, int checkpointLayers, String attentionName,
             int warmup, int steps, Device device, Path profileTrace) {
+        return run(configName, length, checkpointLayers, attentionName, 0, warmup, steps, device, profileTrace);
+    }
+
+    /**
+     * @param documentTokens 0 for concat packing (one causal sequence), else document-aware packing with documents
+     *     of this many tokens (positions restart and attention stops at each boundary)
+     */
+    public static Map<String, Object> run(String configName, int length, int checkpointLayers, String attentionName,
+            int documentTokens, int warmup, int steps, Device device, Path profileTrace) {
         ModelConfig config = BenchModels.config(configName, length);
         Attention attention = attentionName.equals("plain") ? new PlainAttention() : SdpaAttention.create();
         try (NDManager manager = NDManager.newBaseManager(device)) {
@@ -48,7 +57,8 @@ public final class StepBenchmark {
             Map<String, NDArray> trainable = weights.tensors();
             trainable.values().forEach(p -> p.setRequiresGradient(true));
             try (AdamW optimizer = new AdamW(manager, trainable, 0.9, 0.95, 1e-8, 0.0)) {
-                StepRunner runner = new StepRunner(new LlamaModel(weights, attention), checkpointLayers, false);
+                StepRunner runner = new StepRunner(new LlamaModel(weights, attention), checkpointLayers,
+                        documentTokens > 0);
                 Random random = new Random(7);
                 double[] times = new double[steps];
                 int handlesBefore = 0;
@@ -60,7 +70,7 @@ public final class StepBenchmark {
                         heapBefore = heapAfterGc();
                         rssBefore = Memory.residentMiB();
                     }
-                    List<List<PackedSequence>> batch = List.of(List.of(randomSequence(random, config, length)));
+                    List<List<PackedSequence>> batch = List.of(List.of(randomSequence(random, config, length, documentTokens)));
                     long start = System.nanoTime();
                     OptimizerStep.run(manager, runner, optimizer, trainable, batch, i + 1, 1e-4, 1.0);
                     if (i >= warmup) {
@@ -71,7 +81,7 @@ public final class StepBenchmark {
                 long peakRss = Memory.peakResidentMiB();    // before the profiled step, whose recording adds some
                 Map<String, Object> profile = null;
                 if (profileTrace != null) {
-                    List<List<PackedSequence>> batch = List.of(List.of(randomSequence(random, config, length)));
+                    List<List<PackedSequence>> batch = List.of(List.of(randomSequence(random, config, length, documentTokens)));
                     OpProfile ops = Profiler.profile(profileTrace, () -> OptimizerStep.run(manager, runner,
                             optimizer, trainable, batch, warmup + steps + 1, 1e-4, 1.0));
                     profile = ops.summary(25);
@@ -111,12 +121,17 @@ public final class StepBenchmark {
         }
     }
 
-    private static PackedSequence randomSequence(Random random, ModelConfig config, int length) {
+    private static PackedSequence randomSequence(Random random, ModelConfig config, int length, int documentTokens) {
         int[] tokens = new int[length];
         for (int t = 0; t < length; t++) {
             tokens[t] = random.nextInt(config.vocabSize());
         }
-        return new PackedSequence(tokens, length, new int[] {0});
+        int every = documentTokens > 0 ? documentTokens : length;
+        int[] starts = new int[(length + every - 1) / every];
+        for (int i = 0; i < starts.length; i++) {
+            starts[i] = i * every;
+        }
+        return new PackedSequence(tokens, length, starts);
     }
 
     static long heapAfterGc() {

@@ -79,6 +79,11 @@ final class BenchCommand implements Callable<Integer> {
             + "the self time per operator and category is printed and added to the JSON.")
     Path profile;
 
+    @Option(names = "--document-tokens", defaultValue = "0", paramLabel = "N", description = "Train on document-aware "
+            + "packing with documents of N tokens (attention per document, positions restarting); 0, the default, "
+            + "is concat packing.")
+    int documentTokens;
+
     @Option(names = "--validation-lengths", split = ",", paramLabel = "N,N,...", description = "Also measure the "
             + "validation loss of one sequence of each length through the chunked output head: peak memory next to "
             + "what whole logits would need (e.g. 25600 = 50 chunks).")
@@ -93,6 +98,10 @@ final class BenchCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         ModelConfig model = BenchModels.config(config, 8);
+        if (documentTokens < 0) {
+            throw new LongctxException("--document-tokens must be 0 (concat packing) or a document length, got "
+                    + documentTokens);
+        }
         for (String setting : checkpointing) {
             if (!setting.equals("off") && !setting.equals("on")) {
                 throw new LongctxException("--checkpointing takes off and/or on, got '" + setting + "'");
@@ -111,7 +120,8 @@ final class BenchCommand implements Callable<Integer> {
                         setting, attention);
                 List<String> args = new ArrayList<>(List.of("--config", config, "--length", String.valueOf(length),
                         "--checkpointing", setting.equals("on") ? "1" : "0", "--steps", String.valueOf(this.steps),
-                        "--warmup", String.valueOf(warmup), "--device", device, "--attention", attention));
+                        "--warmup", String.valueOf(warmup), "--device", device, "--attention", attention,
+                        "--document-tokens", String.valueOf(documentTokens)));
                 if (profile != null) {
                     args.addAll(List.of("--profile", profile.resolve(String.format(Locale.ROOT,
                             "step-%s-L%d-ckpt-%s-%s.json", config, length, setting, attention)).toString()));
@@ -151,6 +161,7 @@ final class BenchCommand implements Callable<Integer> {
         result.put("matmul_peak_gflops", peak);
         result.put("steps", steps);
         result.put("step_attention", attention);
+        result.put("document_tokens", documentTokens);
         result.put("attention", attentionAlone);
         result.put("validation", validation);
         if (profile != null) {
@@ -299,11 +310,15 @@ final class BenchCommand implements Callable<Integer> {
         @Option(names = "--profile")
         Path profile;
 
+        @Option(names = "--document-tokens", defaultValue = "0")
+        int documentTokens;
+
         @Override
         public Integer call() {
             Device d = device.equals("gpu") ? Device.gpu() : Device.cpu();
             Map<String, Object> result = switch (kind) {
-                case "step" -> StepBenchmark.run(config, length, checkpointing, attention, warmup, steps, d,
+                case "step" -> StepBenchmark.run(config, length, checkpointing, attention, documentTokens, warmup,
+                        steps, d,
                         profile);
                 case "attention" -> StepBenchmark.attention(length, heads, headDim, plain, d);
                 case "validation" -> ValidationBenchmark.run(config, length, d);

@@ -24,6 +24,39 @@ public final class Tensors {
         }
     }
 
+    /**
+     * A torch-owned fp32 tensor read from a safetensors file in row slices of at most sliceBytes, each slice handed
+     * to {@code check} first; slices are joined on the first dimension.
+     */
+    public static NDArray fromSafetensors(NDManager manager, io.longctx.safetensors.SafetensorsFile file,
+            String name, long sliceBytes, io.longctx.safetensors.RowSlices.Sink check) {
+        long[] shape = file.entry(name).shape();
+        ai.djl.ndarray.NDList parts = new ai.djl.ndarray.NDList();
+        try (NDManager scope = manager.newSubManager()) {
+            io.longctx.safetensors.RowSlices.read(file, name, sliceBytes, (from, to, data) -> {
+                check.accept(from, to, data);
+                long[] sliceShape = shape.clone();
+                if (sliceShape.length > 0) {
+                    sliceShape[0] = to - from;
+                }
+                parts.add(fromF32Buffer(scope, data, new Shape(sliceShape)));
+            });
+            NDArray whole = parts.size() == 1 ? parts.get(0) : ai.djl.ndarray.NDArrays.concat(parts, 0);
+            whole.attach(manager);
+            return whole;
+        }
+    }
+
+    /** The rows [fromRow, toRow) of a tensor (along its first dimension) as a float array. */
+    public static float[] rows(NDArray array, long fromRow, long toRow) {
+        if (array.getShape().dimension() == 0) {
+            return array.toFloatArray();
+        }
+        try (NDArray slice = array.get(new ai.djl.ndarray.index.NDIndex("{}:{}", fromRow, toRow))) {
+            return slice.toFloatArray();
+        }
+    }
+
     public static NDArray fromFloats(NDManager manager, float[] values, Shape shape) {
         ByteBuffer buffer = ByteBuffer.allocateDirect(values.length * 4).order(ByteOrder.nativeOrder());
         buffer.asFloatBuffer().put(values);

@@ -6,7 +6,6 @@ import io.longctx.LongctxException;
 import io.longctx.safetensors.SafetensorsFile;
 import io.longctx.safetensors.TensorEntry;
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -145,14 +144,14 @@ public final class HfCheckpoint {
         return extra;
     }
 
-    /** Streams every tensor the config needs as fp32, shard by shard, so only one shard is mapped at a time. */
-    public void load(ModelConfig config, BiConsumer<String, ByteBuffer> sink) {
+    /** Hands over every tensor the config needs, shard by shard, so only one shard is open at a time. */
+    public void load(ModelConfig config, BiConsumer<String, SafetensorsFile> sink) {
         Map<String, long[]> expected = config.expectedTensors();
         for (Path shard : shards.keySet()) {
             try (SafetensorsFile file = SafetensorsFile.open(shard)) {
                 for (String name : file.tensors().keySet()) {
                     if (expected.containsKey(name)) {
-                        sink.accept(name, file.readAsF32(name));
+                        sink.accept(name, file);
                     }
                 }
             }

@@ -29,16 +29,20 @@ public final class LlamaWeights implements AutoCloseable {
 
     /** Validates every name, shape and dtype against the config first, then streams the tensors in. */
     public static LlamaWeights load(Path dir, ModelConfig config, NDManager parent) {
+        return load(dir, config, parent, io.longctx.safetensors.RowSlices.DEFAULT_BYTES);
+    }
+
+    /** @param sliceBytes largest fp32 slice read at once (a tensor above it is read in row slices and joined) */
+    static LlamaWeights load(Path dir, ModelConfig config, NDManager parent, long sliceBytes) {
         HfCheckpoint checkpoint = HfCheckpoint.locate(dir);
         List<String> ignored = checkpoint.validate(config);
         Map<String, long[]> shapes = config.expectedTensors();
         NDManager manager = parent.newSubManager();
         Map<String, NDArray> tensors = new LinkedHashMap<>();
         try {
-            checkpoint.load(config, (name, data) -> {
-                requireFinite(dir, name, data);
-                tensors.put(name, Tensors.fromF32Buffer(manager, data, new Shape(shapes.get(name))));
-            });
+            checkpoint.load(config, (name, file) -> tensors.put(name, Tensors.fromSafetensors(manager, file, name,
+                    sliceBytes, (from, to, data) -> requireFinite(dir, name, from * io.longctx.safetensors.RowSlices
+                            .rowElements(shapes.get(name)), data))));
         } catch (RuntimeException e) {
             manager.close();
             throw e;
@@ -47,7 +51,7 @@ public final class LlamaWeights implements AutoCloseable {
     }
 
     /** A NaN or infinity in a weight makes every score NaN: refuse the model, naming the tensor. */
-    static void requireFinite(Path dir, String name, ByteBuffer data) {
+    static void requireFinite(Path dir, String name, long firstElement, ByteBuffer data) {
         FloatBuffer values = data.asFloatBuffer();
         int bad = 0;
         int first = -1;
@@ -61,7 +65,7 @@ public final class LlamaWeights implements AutoCloseable {
         }
         if (bad > 0) {
             throw new LongctxException(dir + ": tensor '" + name + "' holds " + bad + " NaN or infinite value(s) "
-                    + "(first at element " + first + "); the weights are corrupt");
+                    + "(first at element " + (firstElement + first) + "); the weights are corrupt");
         }
     }
 

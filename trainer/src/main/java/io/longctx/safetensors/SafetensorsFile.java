@@ -205,25 +205,37 @@ public final class SafetensorsFile implements AutoCloseable {
 
     /**
      * The tensor as fp32 in a direct little-endian buffer: F32 is copied out of the mapping, F16 and BF16 are
-     * widened. Throws for other dtypes.
+     * widened. Throws for other dtypes, and for tensors above 2 GiB in fp32 (read those with {@link #readRowsAsF32}).
      */
     public ByteBuffer readAsF32(String name) {
+        return readRowsAsF32(name, 0, rows(entry(name)));
+    }
+
+    /** The number of rows (first dimension; 1 for a scalar) of a tensor. */
+    public static long rows(TensorEntry entry) {
+        return entry.shape().length == 0 ? 1 : entry.shape()[0];
+    }
+
+    /** Rows [fromRow, toRow) of a tensor (along its first dimension) as fp32, each slice at most 2 GiB. */
+    public ByteBuffer readRowsAsF32(String name, long fromRow, long toRow) {
         TensorEntry entry = entry(name);
         if (!entry.dtype().loadable()) {
             throw fail(path, "tensor '" + name + "' has unsupported dtype " + entry.dtype()
                     + " (longctx loads F32, F16 and BF16)");
         }
-        long outBytes = entry.elementCount() * 4;
-        if (outBytes > Integer.MAX_VALUE - 8) {
-            throw fail(path, "tensor '" + name + "' has " + entry.elementCount() + " elements; tensors above 2 GiB "
-                    + "in fp32 are not supported");
+        long rowElements = entry.elementCount() / Math.max(1, rows(entry));
+        long outBytes = (toRow - fromRow) * rowElements * 4;
+        if (fromRow < 0 || toRow > rows(entry) || fromRow > toRow || outBytes > Integer.MAX_VALUE - 8) {
+            throw fail(path, "tensor '" + name + "': rows [" + fromRow + ", " + toRow + ") of " + rows(entry)
+                    + " cannot be read as one slice of at most 2 GiB in fp32");
         }
         ByteBuffer out = ByteBuffer.allocateDirect((int) outBytes).order(ByteOrder.LITTLE_ENDIAN);
+        long begin = entry.begin() + fromRow * rowElements * entry.dtype().bytes();
+        long length = (toRow - fromRow) * rowElements * entry.dtype().bytes();
         try {
-            for (long offset = 0; offset < entry.byteLength(); offset += MAP_CHUNK) {
-                long length = Math.min(MAP_CHUNK, entry.byteLength() - offset);
-                MappedByteBuffer map = channel.map(FileChannel.MapMode.READ_ONLY,
-                        dataStart + entry.begin() + offset, length);
+            for (long offset = 0; offset < length; offset += MAP_CHUNK) {
+                MappedByteBuffer map = channel.map(FileChannel.MapMode.READ_ONLY, dataStart + begin + offset,
+                        Math.min(MAP_CHUNK, length - offset));
                 map.order(ByteOrder.LITTLE_ENDIAN);
                 widen(entry.dtype(), map, out);
             }
@@ -232,6 +244,14 @@ public final class SafetensorsFile implements AutoCloseable {
         }
         out.flip();
         return out;
+    }
+
+    /** Rows [fromRow, toRow) as a float array. */
+    public float[] readFloats(String name, long fromRow, long toRow) {
+        ByteBuffer buffer = readRowsAsF32(name, fromRow, toRow);
+        float[] values = new float[buffer.remaining() / 4];
+        buffer.asFloatBuffer().get(values);
+        return values;
     }
 
     private static void widen(DType dtype, ByteBuffer in, ByteBuffer out) {
@@ -253,10 +273,7 @@ public final class SafetensorsFile implements AutoCloseable {
 
     /** Convenience for tests and small tensors. */
     public float[] readFloats(String name) {
-        ByteBuffer buffer = readAsF32(name);
-        float[] values = new float[buffer.remaining() / 4];
-        buffer.asFloatBuffer().get(values);
-        return values;
+        return readFloats(name, 0, rows(entry(name)));
     }
 
     private static void readFully(FileChannel channel, ByteBuffer buffer, long position) throws IOException {

@@ -27,8 +27,8 @@ import java.util.function.Supplier;
 public final class SafetensorsWriter {
     private static final int ENCODE_CHUNK = 1 << 20;
 
-    /** A tensor to write: its shape, and where its fp32 values come from when the writer reaches it. */
-    public record Tensor(long[] shape, Supplier<float[]> values) {
+    /** A tensor to write: its shape, and where its fp32 rows come from when the writer reaches them. */
+    public record Tensor(long[] shape, RowSlices.Source values) {
         long elements() {
             long n = 1;
             for (long d : shape) {
@@ -41,8 +41,15 @@ public final class SafetensorsWriter {
     private final Map<String, Tensor> tensors = new LinkedHashMap<>();
     private final Map<String, String> metadata = new LinkedHashMap<>();
     private final DType dtype;
+    private final long sliceBytes;
 
     public SafetensorsWriter(DType dtype) {
+        this(dtype, RowSlices.DEFAULT_BYTES);
+    }
+
+    /** @param sliceBytes largest fp32 slice fetched from a tensor's source at once */
+    public SafetensorsWriter(DType dtype, long sliceBytes) {
+        this.sliceBytes = sliceBytes;
         if (dtype != DType.F32 && dtype != DType.F16 && dtype != DType.BF16) {
             throw new IllegalArgumentException("can only write F32, F16 or BF16, not " + dtype);
         }
@@ -53,9 +60,19 @@ public final class SafetensorsWriter {
         return add(name, shape, () -> values);
     }
 
-    /** Adds a tensor whose values are produced only when the writer reaches it. */
+    /** Adds a small tensor whose values are produced whole when the writer reaches it. */
     public SafetensorsWriter add(String name, long[] shape, Supplier<float[]> values) {
-        tensors.put(name, new Tensor(shape.clone(), values));
+        return addRows(name, shape, (from, to) -> {
+            float[] all = values.get();
+            long per = RowSlices.rowElements(shape);
+            return from == 0 && to == RowSlices.rows(shape) ? all
+                    : java.util.Arrays.copyOfRange(all, (int) (from * per), (int) (to * per));
+        });
+    }
+
+    /** Adds a tensor read in row slices of at most the writer's slice size, only when the writer reaches it. */
+    public SafetensorsWriter addRows(String name, long[] shape, RowSlices.Source rows) {
+        tensors.put(name, new Tensor(shape.clone(), rows));
         return this;
     }
 
@@ -104,13 +121,19 @@ public final class SafetensorsWriter {
                 out.write(length.array());
                 out.write(header);
                 for (Map.Entry<String, Tensor> e : tensors.entrySet()) {
-                    float[] values = e.getValue().values().get();
-                    if (values.length != e.getValue().elements()) {
-                        throw new IllegalArgumentException(e.getKey() + ": " + values.length + " values for a shape of "
-                                + e.getValue().elements());
-                    }
-                    for (int from = 0; from < values.length; from += ENCODE_CHUNK) {
-                        out.write(encode(values, from, Math.min(values.length, from + ENCODE_CHUNK)));
+                    long[] shape = e.getValue().shape();
+                    long rows = RowSlices.rows(shape);
+                    long per = RowSlices.rowsPerSlice(shape, sliceBytes);
+                    for (long row = 0; row < rows; row += per) {
+                        long to = Math.min(rows, row + per);
+                        float[] values = e.getValue().values().rows(row, to);
+                        if (values.length != (to - row) * RowSlices.rowElements(shape)) {
+                            throw new IllegalArgumentException(e.getKey() + ": " + values.length + " values for rows ["
+                                    + row + ", " + to + ") of shape " + java.util.Arrays.toString(shape));
+                        }
+                        for (int from = 0; from < values.length; from += ENCODE_CHUNK) {
+                            out.write(encode(values, from, Math.min(values.length, from + ENCODE_CHUNK)));
+                        }
                     }
                 }
                 out.flush();

@@ -4,6 +4,9 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import io.longctx.engine.ParameterKernels;
 import java.util.ArrayList;
+import io.longctx.engine.Tensors;
+import io.longctx.safetensors.RowSlices;
+import io.longctx.safetensors.SafetensorsFile;
 import java.util.List;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -91,21 +94,24 @@ public final class AdamW implements AutoCloseable {
         return state;
     }
 
-    /** Replaces the moments with a checkpoint's state (same names and shapes as {@link #state()}). */
-    public void load(Map<String, float[]> state) {
+    /**
+     * Replaces the moments with a checkpoint's (same names and shapes as {@link #state()}), read tensor by tensor in
+     * row slices, so the optimizer state is never whole in the Java heap.
+     */
+    public void load(SafetensorsFile file) {
         for (Map<String, NDArray> moments : List.of(means, variances)) {
             String prefix = moments == means ? "m." : "v.";
             for (Map.Entry<String, NDArray> e : moments.entrySet()) {
-                float[] values = state.get(prefix + e.getKey());
+                String name = prefix + e.getKey();
                 NDArray current = e.getValue();
-                if (values == null || values.length != current.size()) {
-                    throw new io.longctx.LongctxException("optimizer state '" + prefix + e.getKey() + "' missing or "
-                            + "of the wrong size in the checkpoint");
+                if (!file.tensors().containsKey(name)
+                        || !java.util.Arrays.equals(file.entry(name).shape(), current.getShape().getShape())) {
+                    throw new io.longctx.LongctxException(file.path() + ": optimizer state '" + name + "' missing "
+                            + "or of the wrong shape (expected " + current.getShape() + ")");
                 }
                 // a new tensor rather than an in-place copy, which goes through a deprecated libtorch guard that
                 // prints a warning
-                NDArray loaded = io.longctx.engine.Tensors.fromFloats(manager, values, current.getShape());
-                e.setValue(loaded);
+                e.setValue(Tensors.fromSafetensors(manager, file, name, RowSlices.DEFAULT_BYTES, (a, b, data) -> { }));
                 current.close();
             }
         }

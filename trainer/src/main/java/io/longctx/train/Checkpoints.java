@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import io.longctx.Hashing;
 import io.longctx.LongctxException;
+import io.longctx.engine.Tensors;
 import io.longctx.safetensors.DType;
 import io.longctx.safetensors.SafetensorsFile;
 import io.longctx.safetensors.SafetensorsWriter;
@@ -134,7 +135,8 @@ public final class Checkpoints {
 
     private static void writeTensors(Path file, Map<String, NDArray> tensors) {
         SafetensorsWriter writer = new SafetensorsWriter(DType.F32);
-        tensors.forEach((name, array) -> writer.add(name, array.getShape().getShape(), array::toFloatArray));
+        tensors.forEach((name, array) -> writer.addRows(name, array.getShape().getShape(),
+                (from, to) -> Tensors.rows(array, from, to)));
         writer.write(file);
     }
 
@@ -238,16 +240,6 @@ public final class Checkpoints {
                 throw new LongctxException(all.get(i) + ": cannot delete old checkpoint (" + e.getMessage() + ")");
             }
         }
-    }
-
-    public static Map<String, float[]> readTensors(Path file) {
-        Map<String, float[]> tensors = new LinkedHashMap<>();
-        try (SafetensorsFile st = SafetensorsFile.open(file)) {
-            for (String name : st.tensors().keySet()) {
-                tensors.put(name, st.readFloats(name));
-            }
-        }
-        return tensors;
     }
 
     /** The identity of the packed store the checkpoint's data position refers to (empty for older checkpoints). */

@@ -104,7 +104,8 @@ public final class Exporter {
                         : String.format("model-%05d-of-%05d.safetensors", i + 1, shards.size());
                 SafetensorsWriter writer = new SafetensorsWriter(dtype).metadata("format", "pt");
                 for (String tensor : shards.get(i)) {
-                    writer.add(tensor, file.entry(tensor).shape(), () -> file.readFloats(tensor));
+                    writer.addRows(tensor, file.entry(tensor).shape(),
+                            (from, to) -> file.readFloats(tensor, from, to));
                     weightMap.put(tensor, name);
                 }
                 writer.write(out.resolve(name));

@@ -7,6 +7,8 @@ import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
 import io.longctx.LongctxException;
 import io.longctx.engine.Tensors;
+import io.longctx.safetensors.RowSlices;
+import io.longctx.safetensors.SafetensorsFile;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -33,18 +35,20 @@ final class PartialGradients {
      * Sets each parameter's gradient to the saved sum: backward of sum(p x G) gives dp = 1 x G, bit for bit, on
      * gradients that are empty in a fresh process.
      */
-    static void restore(NDManager manager, Map<String, NDArray> trainable, Map<String, float[]> saved) {
+    static void restore(NDManager manager, Map<String, NDArray> trainable, SafetensorsFile saved) {
         boolean grad = JniUtils.isGradMode();
         JniUtils.setGradMode(true);
         try (NDManager scope = manager.newSubManager()) {
             for (Map.Entry<String, NDArray> e : trainable.entrySet()) {
-                float[] values = saved.get(e.getKey());
                 Shape shape = e.getValue().getShape();
-                if (values == null || values.length != shape.size()) {
-                    throw new LongctxException(Checkpoints.GRADIENTS + ": no gradient of shape " + shape + " for '"
+                if (!saved.tensors().containsKey(e.getKey())
+                        || !java.util.Arrays.equals(saved.entry(e.getKey()).shape(), shape.getShape())) {
+                    throw new LongctxException(saved.path() + ": no gradient of shape " + shape + " for '"
                             + e.getKey() + "'");
                 }
-                NDArray sum = e.getValue().mul(Tensors.fromFloats(scope, values, shape)).sum();
+                NDArray values = Tensors.fromSafetensors(scope, saved, e.getKey(), RowSlices.DEFAULT_BYTES,
+                        (a, b, data) -> { });
+                NDArray sum = e.getValue().mul(values).sum();
                 sum.attach(scope);
                 JniUtils.backward((PtNDArray) sum, (PtNDArray) sum.onesLike(), false, false);
             }

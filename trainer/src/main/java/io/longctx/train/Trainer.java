@@ -14,6 +14,7 @@ import io.longctx.model.HfConfigJson;
 import io.longctx.model.LlamaModel;
 import io.longctx.model.LlamaWeights;
 import io.longctx.model.ModelConfig;
+import io.longctx.safetensors.SafetensorsFile;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
@@ -103,11 +104,14 @@ public final class Trainer {
             TrainingState state = TrainingState.start(t.seed());
             if (resumeFrom.isPresent()) {
                 Path checkpoint = resumeFrom.get();
-                optimizer.load(Checkpoints.readTensors(checkpoint.resolve("optimizer.safetensors")));
+                try (SafetensorsFile moments = SafetensorsFile.open(checkpoint.resolve("optimizer.safetensors"))) {
+                    optimizer.load(moments);
+                }
                 state = Checkpoints.readState(checkpoint);
                 if (state.insideStep()) {
-                    PartialGradients.restore(manager, trainable,
-                            Checkpoints.readTensors(checkpoint.resolve(Checkpoints.GRADIENTS)));
+                    try (SafetensorsFile gradients = SafetensorsFile.open(checkpoint.resolve(Checkpoints.GRADIENTS))) {
+                        PartialGradients.restore(manager, trainable, gradients);
+                    }
                 }
                 log.accept("resuming from " + checkpoint + " at step " + state.step() + (state.insideStep()
                         ? " after micro-batch " + state.microBatchesDone() + " of step " + (state.step() + 1) : ""));
