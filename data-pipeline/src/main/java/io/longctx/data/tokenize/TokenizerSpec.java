@@ -52,9 +52,16 @@ public record TokenizerSpec(Path path, Integer bosId, Integer eosId, Integer pad
     public Map<String, Object> toMap() {
         Map<String, Object> map = new LinkedHashMap<>();
         map.put("path", isByteLevel() ? "byte" : path.toString());
-        map.put("bos_id", bosId);
-        map.put("eos_id", eosId);
-        map.put("pad_id", padId);
+        map.putAll(idsMap(bosId, eosId, padId, addBos, addEos));
+        return map;
+    }
+
+    /** The special ids under the recipe's key names, for the spec (as asked) and for the ids in force alike. */
+    private static Map<String, Object> idsMap(Integer bos, Integer eos, Integer pad, boolean addBos, boolean addEos) {
+        Map<String, Object> map = new LinkedHashMap<>();
+        map.put("bos_id", bos);
+        map.put("eos_id", eos);
+        map.put("pad_id", pad);
         map.put("add_bos", addBos);
         map.put("add_eos", addEos);
         return map;
@@ -85,13 +92,7 @@ public record TokenizerSpec(Path path, Integer bosId, Integer eosId, Integer pad
     /** The ids in force for a loaded tokenizer. */
     public record SpecialIds(Integer bos, Integer eos, int pad, boolean addBos, boolean addEos) {
         public Map<String, Object> toMap() {
-            Map<String, Object> map = new LinkedHashMap<>();
-            map.put("bos_id", bos);
-            map.put("eos_id", eos);
-            map.put("pad_id", pad);
-            map.put("add_bos", addBos);
-            map.put("add_eos", addEos);
-            return map;
+            return idsMap(bos, eos, pad, addBos, addEos);
         }
     }
 
