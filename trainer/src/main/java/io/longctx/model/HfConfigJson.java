@@ -18,6 +18,19 @@ public final class HfConfigJson {
     }
 
     /**
+     * max_position_embeddings as each engine reads it per method: Llama 3's already names the extended context
+     * (131072 for Llama-3.1 with factor 8 over 8192); HF's dynamic NTK reads it as the original context; the others
+     * name factor x original.
+     */
+    static long maxPositions(ModelConfig config, RopeScaling scaling, int original) {
+        return switch (scaling.ropeType()) {
+            case "llama3" -> config.maxPositions();
+            case "dynamic" -> original;
+            default -> Math.round(scaling.factor() * original);
+        };
+    }
+
+    /**
      * @param base the base model's config.json, or null for a model longctx initialised itself
      */
     public static ObjectNode build(ModelConfig config, JsonNode base) {
@@ -47,10 +60,11 @@ public final class HfConfigJson {
             out.put("attention_bias", config.qkvBias());
         }
         out.put("mlp_bias", config.mlpBias());
-        if (config.bosTokenId() != null) {
+        // the base's own form is kept: Llama 3's eos_token_id is a list, of which the model config keeps only one
+        if (config.bosTokenId() != null && !out.hasNonNull("bos_token_id")) {
             out.put("bos_token_id", config.bosTokenId());
         }
-        if (config.eosTokenId() != null) {
+        if (config.eosTokenId() != null && !out.hasNonNull("eos_token_id")) {
             out.put("eos_token_id", config.eosTokenId());
         }
         out.put("torch_dtype", "float32");
@@ -64,17 +78,22 @@ public final class HfConfigJson {
         if (form instanceof RopeScaling.HfForm.Unscaled) {
             out.put("max_position_embeddings", config.maxPositions());
             out.putNull("rope_scaling");
-            return out;
-        }
-        out.put("max_position_embeddings", Math.round(scaling.factor() * original));
-        if (form instanceof RopeScaling.HfForm.AsRopeTheta theta) {
-            out.put("rope_theta", theta.ropeTheta());
-            out.putNull("rope_scaling");
-        } else if (form instanceof RopeScaling.HfForm.AsRopeScaling rope) {
-            out.set("rope_scaling", MAPPER.valueToTree(rope.ropeScaling()));
-            if (scaling.ropeType().equals("longrope")) {
-                out.put("original_max_position_embeddings", original);
+        } else {
+            out.put("max_position_embeddings", maxPositions(config, scaling, original));
+            if (form instanceof RopeScaling.HfForm.AsRopeTheta theta) {
+                out.put("rope_theta", theta.ropeTheta());
+                out.putNull("rope_scaling");
+            } else if (form instanceof RopeScaling.HfForm.AsRopeScaling rope) {
+                out.set("rope_scaling", MAPPER.valueToTree(rope.ropeScaling()));
+                if (scaling.ropeType().equals("longrope")) {
+                    out.put("original_max_position_embeddings", original);
+                }
             }
+        }
+        // training attends over the whole context: a base's sliding window (Mistral's 4096) would make engines
+        // serve something else, so it spans the exported context, as YaRN's released Mistral models do
+        if (out.hasNonNull("sliding_window")) {
+            out.put("sliding_window", out.path("max_position_embeddings").asLong());
         }
         return out;
     }

@@ -1,0 +1,59 @@
+package io.longctx.model;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.longctx.rope.DynamicNtkScaling;
+import io.longctx.rope.YarnScaling;
+import org.junit.jupiter.api.Test;
+
+/** What the exported config.json tells engines, per method and model family, on real configs' shapes. */
+class HfConfigJsonTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private static JsonNode export(String baseJson, java.util.function.UnaryOperator<ModelConfig> scale)
+            throws Exception {
+        JsonNode base = JSON.readTree(baseJson);
+        return HfConfigJson.build(scale.apply(ModelConfig.parse(base, "base")), base);
+    }
+
+    @Test
+    void mistral_slidingWindowSpansTheExtendedContext() throws Exception {
+        JsonNode out = export("""
+                {"model_type": "mistral", "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 1,
+                 "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 32, "rope_theta": 10000.0,
+                 "max_position_embeddings": 32768, "sliding_window": 4096}
+                """, c -> c.withRopeScaling(YarnScaling.of(8, 8192)));
+        assertEquals(65536, out.path("max_position_embeddings").asInt());
+        assertEquals(65536, out.path("sliding_window").asInt(), "no 4096-token window over a 64k model");
+        assertEquals(8192, out.path("rope_scaling").path("original_max_position_embeddings").asInt());
+    }
+
+    @Test
+    void llama31_keepsItsContextAndItsListOfEosIds() throws Exception {
+        JsonNode out = export("""
+                {"model_type": "llama", "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 1,
+                 "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 128256, "rope_theta": 500000.0,
+                 "max_position_embeddings": 131072, "bos_token_id": 128000, "eos_token_id": [128001, 128008, 128009],
+                 "rope_scaling": {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+                                  "high_freq_factor": 4.0, "original_max_position_embeddings": 8192}}
+                """, c -> c);
+        assertEquals(131072, out.path("max_position_embeddings").asInt(), "not multiplied by 8 again");
+        assertTrue(out.path("eos_token_id").isArray(), out.toString());
+        assertEquals(3, out.path("eos_token_id").size());
+        assertEquals(128009, out.path("eos_token_id").get(2).asInt());
+    }
+
+    @Test
+    void dynamicNtk_recordsTheOriginalContext() throws Exception {
+        JsonNode out = export("""
+                {"model_type": "llama", "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 1,
+                 "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 32, "rope_theta": 10000.0,
+                 "max_position_embeddings": 4096}
+                """, c -> c.withRopeScaling(new DynamicNtkScaling(4, 4096)));
+        assertEquals(4096, out.path("max_position_embeddings").asInt(), "HF reads it as the original for dynamic");
+        assertEquals("dynamic", out.path("rope_scaling").path("rope_type").asText());
+    }
+}
