@@ -6,10 +6,13 @@ import ai.djl.ndarray.NDManager;
 import io.longctx.data.pack.PackedSequence;
 import io.longctx.engine.Attention;
 import io.longctx.engine.PlainAttention;
+import io.longctx.engine.Precision;
 import io.longctx.engine.SdpaAttention;
 import io.longctx.model.LlamaModel;
 import io.longctx.model.LlamaWeights;
 import io.longctx.model.ModelConfig;
+import io.longctx.precision.Offload;
+import io.longctx.precision.TrainingWeights;
 import io.longctx.profile.OpProfile;
 import io.longctx.profile.Profiler;
 import io.longctx.train.AdamW;
@@ -41,7 +44,8 @@ public final class StepBenchmark {
      */
     public static Map<String, Object> run(String configName, int length, int checkpointLayers, String attentionName,
             int warmup, int steps, Device device, Path profileTrace) {
-        return run(configName, length, checkpointLayers, attentionName, 0, warmup, steps, device, profileTrace);
+        return run(configName, length, checkpointLayers, attentionName, 0, Precision.FP32, Offload.NONE, warmup,
+                steps, device, profileTrace);
     }
 
     /**
@@ -49,15 +53,19 @@ public final class StepBenchmark {
      *     of this many tokens (positions restart and attention stops at each boundary)
      */
     public static Map<String, Object> run(String configName, int length, int checkpointLayers, String attentionName,
-            int documentTokens, int warmup, int steps, Device device, Path profileTrace) {
+            int documentTokens, Precision precision, Offload offload, int warmup, int steps, Device device,
+            Path profileTrace) {
         ModelConfig config = BenchModels.config(configName, length);
         Attention attention = attentionName.equals("plain") ? new PlainAttention() : SdpaAttention.create();
         try (NDManager manager = NDManager.newBaseManager(device)) {
-            LlamaWeights weights = Parameters.randomInit(config, 0.02, 1, manager);
-            Map<String, NDArray> trainable = weights.tensors();
-            trainable.values().forEach(p -> p.setRequiresGradient(true));
-            try (AdamW optimizer = new AdamW(manager, trainable, 0.9, 0.95, 1e-8, 0.0)) {
-                StepRunner runner = new StepRunner(new LlamaModel(weights, attention), checkpointLayers,
+            TrainingWeights trainable;
+            try (NDManager host = NDManager.newBaseManager(Device.cpu())) {
+                LlamaWeights initial = Parameters.randomInit(config, 0.02, 1, host);
+                trainable = TrainingWeights.place(initial, initial.tensors().keySet(), precision, offload, manager);
+            }
+            try (TrainingWeights weights = trainable; AdamW optimizer = new AdamW(weights.masterManager(),
+                    weights.masters(), 0.9, 0.95, 1e-8, 0.0)) {
+                StepRunner runner = new StepRunner(new LlamaModel(weights.compute(), attention), checkpointLayers,
                         documentTokens > 0);
                 Random random = new Random(7);
                 double[] times = new double[steps];
@@ -97,6 +105,8 @@ public final class StepBenchmark {
                 result.put("length", length);
                 result.put("checkpointing", checkpointLayers > 0);
                 result.put("attention", attentionName);
+                result.put("precision", precision.recipeName());
+                result.put("offload", offload.recipeName());
                 result.put("step_s", median);
                 result.put("step_times_s", times);
                 result.put("tokens_per_s", length / median);

@@ -5,6 +5,8 @@ import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.longctx.LongctxException;
+import io.longctx.engine.Precision;
+import io.longctx.precision.Offload;
 import io.longctx.bench.BenchModels;
 import io.longctx.bench.MatmulPeak;
 import io.longctx.bench.StepBenchmark;
@@ -71,6 +73,15 @@ final class BenchCommand implements Callable<Integer> {
             description = "Which activation-checkpointing settings to measure (default ${DEFAULT-VALUE}).")
     List<String> checkpointing;
 
+    @Option(names = "--precision", split = ",", defaultValue = "fp32", paramLabel = "fp32,bf16",
+            description = "Which compute precisions to measure (default ${DEFAULT-VALUE}; bf16 matrix products are "
+            + "many times slower on CPUs without bf16 units).")
+    List<Precision> precision;
+
+    @Option(names = "--offload", defaultValue = "none", description = "Where master weights and optimizer moments "
+            + "live: none (the device) or host (default ${DEFAULT-VALUE}).")
+    Offload offload;
+
     @Option(names = "--skip-attention", description = "Do not time attention alone.")
     boolean skipAttention;
 
@@ -114,23 +125,27 @@ final class BenchCommand implements Callable<Integer> {
         }
         err.printf(Locale.ROOT, "bench: fp32 matmul peak %.1f GFLOP/s%n", peak);
         List<Map<String, Object>> steps = new ArrayList<>();
-        for (int length : lengths) {
-            for (String setting : checkpointing) {
-                err.printf(Locale.ROOT, "bench: %s L=%d checkpointing %s, attention %s...%n", config, length,
-                        setting, attention);
-                List<String> args = new ArrayList<>(List.of("--config", config, "--length", String.valueOf(length),
-                        "--checkpointing", setting.equals("on") ? "1" : "0", "--steps", String.valueOf(this.steps),
-                        "--warmup", String.valueOf(warmup), "--device", device, "--attention", attention,
-                        "--document-tokens", String.valueOf(documentTokens)));
-                if (profile != null) {
-                    args.addAll(List.of("--profile", profile.resolve(String.format(Locale.ROOT,
-                            "step-%s-L%d-ckpt-%s-%s.json", config, length, setting, attention)).toString()));
+        for (Precision p : precision) {
+            for (int length : lengths) {
+                for (String setting : checkpointing) {
+                    err.printf(Locale.ROOT, "bench: %s L=%d checkpointing %s, attention %s, %s...%n", config,
+                            length, setting, attention, p.recipeName());
+                    List<String> args = new ArrayList<>(List.of("--config", config, "--length",
+                            String.valueOf(length), "--checkpointing", setting.equals("on") ? "1" : "0", "--steps",
+                            String.valueOf(this.steps), "--warmup", String.valueOf(warmup), "--device", device,
+                            "--attention", attention, "--document-tokens", String.valueOf(documentTokens),
+                            "--precision", p.name(), "--offload", offload.name()));
+                    if (profile != null) {
+                        args.addAll(List.of("--profile", profile.resolve(String.format(Locale.ROOT,
+                                "step-%s-L%d-ckpt-%s-%s-%s.json", config, length, setting, attention,
+                                p.recipeName())).toString()));
+                    }
+                    Map<String, Object> r = child("step", args.toArray(String[]::new));
+                    if (r.get("achieved_gflops") instanceof Number g) {
+                        r.put("mfu", g.doubleValue() / peak);
+                    }
+                    steps.add(r);
                 }
-                Map<String, Object> r = child("step", args.toArray(String[]::new));
-                if (r.get("achieved_gflops") instanceof Number g) {
-                    r.put("mfu", g.doubleValue() / peak);
-                }
-                steps.add(r);
             }
         }
         List<Map<String, Object>> attentionAlone = new ArrayList<>();
@@ -211,7 +226,8 @@ final class BenchCommand implements Callable<Integer> {
             List<Map<String, Object>> attention) {
         out.printf(Locale.ROOT, "fp32 matmul peak: %.1f GFLOP/s; allocator: %s%n", peak,
                 steps.isEmpty() ? "-" : steps.get(0).get("allocator"));
-        out.printf(Locale.ROOT, "%8s %6s %10s %10s %10s %7s %10s %s%n", "length", "ckpt", "step s", "tok/s",
+        out.printf(Locale.ROOT, "%5s %8s %6s %10s %10s %10s %7s %10s %s%n", "prec", "length", "ckpt", "step s",
+                "tok/s",
                 "GFLOP/s", "MFU", "peak MiB", "handles / heap / resident, before->after the timed steps");
         for (Map<String, Object> r : steps) {
             if (r.containsKey("error")) {
@@ -219,8 +235,8 @@ final class BenchCommand implements Callable<Integer> {
                         r.get("error"));
                 continue;
             }
-            out.printf(Locale.ROOT, "%8d %6s %10.3f %10.0f %10.1f %6.1f%% %10d %s->%s / %s->%s MiB / %s->%s MiB%n",
-                    ((Number) r.get("length")).intValue(), (Boolean) r.get("checkpointing") ? "on" : "off",
+            out.printf(Locale.ROOT, "%5s %8d %6s %10.3f %10.0f %10.1f %6.1f%% %10d %s->%s / %s->%s MiB / %s->%s "
+                    + "MiB%n", r.get("precision"), ((Number) r.get("length")).intValue(), (Boolean) r.get("checkpointing") ? "on" : "off",
                     ((Number) r.get("step_s")).doubleValue(), ((Number) r.get("tokens_per_s")).doubleValue(),
                     ((Number) r.get("achieved_gflops")).doubleValue(), 100 * ((Number) r.get("mfu")).doubleValue(),
                     ((Number) r.get("peak_rss_mib")).longValue(), r.get("handles_before"), r.get("handles_after"),
@@ -313,13 +329,18 @@ final class BenchCommand implements Callable<Integer> {
         @Option(names = "--document-tokens", defaultValue = "0")
         int documentTokens;
 
+        @Option(names = "--precision", defaultValue = "FP32")
+        Precision precision;
+
+        @Option(names = "--offload", defaultValue = "NONE")
+        Offload offload;
+
         @Override
         public Integer call() {
             Device d = device.equals("gpu") ? Device.gpu() : Device.cpu();
             Map<String, Object> result = switch (kind) {
-                case "step" -> StepBenchmark.run(config, length, checkpointing, attention, documentTokens, warmup,
-                        steps, d,
-                        profile);
+                case "step" -> StepBenchmark.run(config, length, checkpointing, attention, documentTokens,
+                        precision, offload, warmup, steps, d, profile);
                 case "attention" -> StepBenchmark.attention(length, heads, headDim, plain, d);
                 case "validation" -> ValidationBenchmark.run(config, length, d);
                 default -> throw new LongctxException("unknown measurement " + kind);

@@ -2,7 +2,9 @@ package io.longctx.cli;
 
 import io.longctx.LongctxException;
 import io.longctx.safetensors.DType;
+import io.longctx.train.Checkpoints;
 import io.longctx.train.Exporter;
+import io.longctx.train.LoraExport;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -33,6 +35,10 @@ final class ExportCommand implements Callable<Integer> {
             description = "Largest safetensors shard, e.g. 4GB, 500MB, 64KB (default ${DEFAULT-VALUE}).")
     String shardSize;
 
+    @Option(names = "--adapter", description = "For a LoRA checkpoint: write a PEFT adapter directory "
+            + "(adapter_config.json, adapter_model.safetensors, config.json, tokenizer) instead of the merged model.")
+    boolean adapter;
+
     @Override
     public Integer call() {
         DType type = switch (dtype.toLowerCase(Locale.ROOT)) {
@@ -43,8 +49,17 @@ final class ExportCommand implements Callable<Integer> {
         };
         long shardBytes = parseSize(shardSize);
         Path checkpoint = Exporter.resolveCheckpoint(source, spec.commandLine().getErr()::println);
+        if (adapter) {
+            if (!Checkpoints.isLora(checkpoint)) {
+                throw new LongctxException("--adapter: " + checkpoint + " holds a whole model, not LoRA adapters");
+            }
+            LoraExport.writeAdapter(checkpoint, out, type);
+            spec.commandLine().getOut().println("exported the adapters of " + checkpoint + " to " + out);
+            return 0;
+        }
         Exporter.export(checkpoint, out, shardBytes, type, Exporter.baseModelDir(checkpoint).orElse(null));
-        spec.commandLine().getOut().println("exported " + checkpoint + " to " + out);
+        spec.commandLine().getOut().println("exported " + checkpoint + (Checkpoints.isLora(checkpoint)
+                ? " (adapters merged into the base)" : "") + " to " + out);
         return 0;
     }
 

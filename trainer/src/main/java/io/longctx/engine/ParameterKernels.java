@@ -56,7 +56,8 @@ public final class ParameterKernels implements AutoCloseable {
      */
     public void adamw(List<NDArray> params, List<NDArray> grads, List<NDArray> means, List<NDArray> variances,
             int step, double lr, double beta1, double beta2, double weightDecay, double eps, double gradScale) {
-        try (NDManager scope = module.manager().newSubManager()) {
+        // the fused kernel wants its step counts and scale on the parameters' device (host masters under offload)
+        try (NDManager scope = module.manager().newSubManager(params.get(0).getDevice())) {
             NDArray stepTensor = scope.full(new Shape(), (float) step, DataType.FLOAT32);
             NDArray divisor = scope.full(new Shape(), (float) (1.0 / gradScale), DataType.FLOAT32);
             List<NDArray> steps = new ArrayList<>(params.size());

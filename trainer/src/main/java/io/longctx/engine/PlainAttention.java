@@ -45,11 +45,11 @@ public final class PlainAttention implements Attention {
         long headDim = q.getShape().get(3);
         NDArray keys = repeatKv(k, heads);                                   // (B, heads, S, hd)
         NDArray values = repeatKv(v, heads);
-        NDArray scale = manager.full(new Shape(), (float) (1.0 / Math.sqrt(headDim)), q.getDataType());
+        NDArray scale = manager.full(new Shape(), (float) (1.0 / Math.sqrt(headDim)), PrecisionOps.dataType(q));
         NDArray scores = q.mul(scale).matMul(keys.transpose(0, 1, 3, 2));  // (B, heads, T, S)
         if (visible != null) {
-            NDArray zero = manager.full(new Shape(), 0f, scores.getDataType());
-            NDArray blocked = manager.full(new Shape(), Float.NEGATIVE_INFINITY, scores.getDataType());
+            NDArray zero = manager.full(new Shape(), 0f, PrecisionOps.dataType(scores));
+            NDArray blocked = manager.full(new Shape(), Float.NEGATIVE_INFINITY, PrecisionOps.dataType(scores));
             NDArray bias = NDArrays.where(visible, zero.broadcast(visible.getShape()),
                     blocked.broadcast(visible.getShape()));                  // (T, S) or (B, 1, T, S)
             scores = scores.add(bias);

@@ -8,6 +8,7 @@ import ai.djl.pytorch.engine.PtNDManager;
 import ai.djl.pytorch.engine.PtSymbolBlock;
 import ai.djl.pytorch.jni.IValue;
 import ai.djl.pytorch.jni.IValueUtils;
+import ai.djl.pytorch.jni.JniUtils;
 
 /**
  * A TorchScript module of our own (see {@link TorchScriptArchive}), loaded with the manager that owns it, and the two
@@ -23,7 +24,11 @@ final class ScriptModule implements AutoCloseable {
     }
 
     static ScriptModule load(String className, String methods) {
-        NDManager owner = NDManager.newBaseManager();
+        // The graph executor's optimizer re-plans a method after its first runs and then differentiates it with
+        // its own formulas, so the same call would give other gradients from the third time on: the methods here
+        // are thin wrappers over ATen ops and gain nothing from it.
+        NDManager owner = NDManager.newBaseManager();         // loads the engine's native library first
+        JniUtils.setGraphExecutorOptimize(false);
         try {
             return new ScriptModule(owner, TorchScriptArchive.load((PtNDManager) owner, className, methods));
         } catch (RuntimeException e) {

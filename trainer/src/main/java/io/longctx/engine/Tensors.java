@@ -47,13 +47,18 @@ public final class Tensors {
         }
     }
 
-    /** The rows [fromRow, toRow) of a tensor (along its first dimension) as a float array. */
+    /** The rows [fromRow, toRow) of a tensor (along its first dimension, fp32 or bf16) as a float array. */
     public static float[] rows(NDArray array, long fromRow, long toRow) {
         if (array.getShape().dimension() == 0) {
-            return array.toFloatArray();
+            return rows(array.reshape(1), 0, 1);
         }
         try (NDArray slice = array.get(new ai.djl.ndarray.index.NDIndex("{}:{}", fromRow, toRow))) {
-            return slice.toFloatArray();
+            if (slice.getDataType() != DataType.UNKNOWN) {
+                return slice.toFloatArray();
+            }
+            try (NDArray wide = PrecisionOps.shared().cast(slice, Precision.FP32)) {     // bf16 widened exactly
+                return wide.toFloatArray();
+            }
         }
     }
 

@@ -3,6 +3,7 @@ package io.longctx.model;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
+import io.longctx.engine.PrecisionOps;
 
 /**
  * The output head and next-token NLL over chunks of positions: training, validation, {@code score} and {@code eval}
@@ -42,9 +43,8 @@ public final class ChunkedNll {
                 NDIndex range = new NDIndex(":, {}:{}", a, b);
                 NDArray part = residual.get(range);                                      // (B, t, H)
                 part.attach(chunk);
-                NDArray logProbs = model.head(model.finalNorm(part)).logSoftmax(2);     // (B, t, V)
-                NDArray picked = logProbs.gather(targets.get(range).expandDims(2), 2).squeeze(2); // (B, t)
-                sink.accept(a, picked.neg());
+                NDArray logits = model.head(model.finalNorm(part));                      // (B, t, V)
+                sink.accept(a, PrecisionOps.shared().nll(logits, targets.get(range)));   // (B, t) fp32
             }
         }
     }

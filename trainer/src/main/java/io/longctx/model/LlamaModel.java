@@ -3,7 +3,7 @@ package io.longctx.model;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Activation;
 import ai.djl.nn.core.Linear;
@@ -12,6 +12,7 @@ import ai.djl.pytorch.jni.JniUtils;
 import io.longctx.LongctxException;
 import io.longctx.engine.Attention;
 import io.longctx.engine.DocumentAttention;
+import io.longctx.engine.PrecisionOps;
 import io.longctx.engine.Tensors;
 import io.longctx.rope.RopeFrequencies;
 import io.longctx.rope.RopeScaling;
@@ -160,28 +161,30 @@ public final class LlamaModel {
         }
     }
 
+    /** x W^T + b, plus scale (x A^T) B^T where the module has a LoRA adapter. */
     private NDArray project(NDArray x, String prefix) {
-        return Linear.linear(x, weights.get(prefix + ".weight"), weights.optional(prefix + ".bias")).head();
+        NDArray out = Linear.linear(x, weights.get(prefix + ".weight"), weights.optional(prefix + ".bias")).head();
+        NDArray a = weights.optional(prefix + ".lora_A.weight");                      // (r, in)
+        if (a == null) {
+            return out;
+        }
+        NDArray down = Linear.linear(x, a, null).head();                              // (..., r)
+        NDArray up = Linear.linear(down, weights.get(prefix + ".lora_B.weight"), null).head(); // (..., out)
+        return out.add(up.mul(Tensors.scalar(x.getManager(), weights.loraScale(), DataType.FLOAT32)));
     }
 
-    /** x / sqrt(mean(x^2) + eps) * w over the last axis, in fp32. */
+    /** x / sqrt(mean(x^2) + eps) * w over the last axis, the statistics in fp32 whatever x's precision. */
     NDArray rmsNorm(NDArray x, NDArray weight) {
-        NDArray eps = Tensors.scalar(x.getManager(), config.rmsNormEps(), x.getDataType());
-        int last = x.getShape().dimension() - 1;
-        NDArray rms = x.square().mean(new int[] {last}, true).add(eps).sqrt();     // (..., 1)
-        return x.div(rms).mul(weight);
+        NDArray eps = Tensors.scalar(x.getManager(), config.rmsNormEps(), DataType.FLOAT32);
+        return PrecisionOps.shared().rmsNorm(x, weight, eps);
     }
 
-    /** q*cos + rotate_half(q)*sin on the first rotaryDim channels of each head; the rest pass through. */
+    /**
+     * x*cos + rotate_half(x)*sin on the first rotaryDim channels of each head (the rest pass through), computed in
+     * fp32 from the fp32 tables and returned in x's precision.
+     */
     NDArray applyRope(NDArray x, NDArray cos, NDArray sin) {
-        int rot = config.rotaryDim();
-        int hd = config.headDim();
-        NDArray rotary = rot == hd ? x : x.get(new NDIndex("..., :{}", rot));
-        int last = x.getShape().dimension() - 1;
-        NDList halves = rotary.split(2, last);
-        NDArray rotatedHalf = halves.get(1).neg().concat(halves.get(0), last);        // rotate_half
-        NDArray out = rotary.mul(cos).add(rotatedHalf.mul(sin));
-        return rot == hd ? out : out.concat(x.get(new NDIndex("..., {}:", rot)), last);
+        return PrecisionOps.shared().rope(x, cos, sin);
     }
 
     /** RoPE tables (T, rotaryDim) for positions start .. start+T, frequencies for a pass of start+T positions. */

@@ -13,18 +13,26 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-/** The parameters of a decoder under their HF names, as fp32 NDArrays in torch-owned memory. */
+/**
+ * The parameters of a decoder under their HF names, in torch-owned memory, and any LoRA adapters
+ * ({@code <module>.lora_A.weight}, {@code <module>.lora_B.weight}) with the factor on their product.
+ */
 public final class LlamaWeights implements AutoCloseable {
+    private static final String ADAPTER_A = ".lora_A.weight";
+    private static final String ADAPTER_B = ".lora_B.weight";
     private final ModelConfig config;
     private final NDManager manager;
     private final Map<String, NDArray> tensors;
     private final List<String> ignored;
+    private final double loraScale;
 
-    private LlamaWeights(ModelConfig config, NDManager manager, Map<String, NDArray> tensors, List<String> ignored) {
+    private LlamaWeights(ModelConfig config, NDManager manager, Map<String, NDArray> tensors, List<String> ignored,
+            double loraScale) {
         this.config = config;
         this.manager = manager;
         this.tensors = tensors;
         this.ignored = ignored;
+        this.loraScale = loraScale;
     }
 
     /** Validates every name, shape and dtype against the config first, then streams the tensors in. */
@@ -47,7 +55,7 @@ public final class LlamaWeights implements AutoCloseable {
             manager.close();
             throw e;
         }
-        return new LlamaWeights(config, manager, orderedAs(shapes, tensors), ignored);
+        return new LlamaWeights(config, manager, orderedAs(shapes, tensors), ignored, 0);
     }
 
     /** A NaN or infinity in a weight makes every score NaN: refuse the model, naming the tensor. */
@@ -71,6 +79,12 @@ public final class LlamaWeights implements AutoCloseable {
 
     /** Wraps arrays already in memory (random init, tests); every expected name must be present. */
     public static LlamaWeights of(ModelConfig config, NDManager manager, Map<String, NDArray> tensors) {
+        return of(config, manager, tensors, 0);
+    }
+
+    /** As {@link #of(ModelConfig, NDManager, Map)}, keeping adapter tensors and their factor. */
+    public static LlamaWeights of(ModelConfig config, NDManager manager, Map<String, NDArray> tensors,
+            double loraScale) {
         Map<String, long[]> shapes = config.expectedTensors();
         for (Map.Entry<String, long[]> e : shapes.entrySet()) {
             NDArray array = tensors.get(e.getKey());
@@ -78,12 +92,40 @@ public final class LlamaWeights implements AutoCloseable {
                 throw new LongctxException("tensor '" + e.getKey() + "' missing or of the wrong shape");
             }
         }
-        return new LlamaWeights(config, manager, orderedAs(shapes, tensors), List.of());
+        return new LlamaWeights(config, manager, orderedAs(shapes, tensors), List.of(), loraScale);
     }
 
+    /** These weights with adapters added (attached to this manager): W x becomes W x + scale B (A x). */
+    public LlamaWeights withAdapters(Map<String, NDArray> adapters, double scale) {
+        Map<String, NDArray> all = new LinkedHashMap<>(tensors);
+        adapters.forEach((name, tensor) -> {
+            if (!isAdapter(name)) {
+                throw new IllegalArgumentException("not an adapter tensor: " + name);
+            }
+            tensor.attach(manager);
+            all.put(name, tensor);
+        });
+        return new LlamaWeights(config, manager, Collections.unmodifiableMap(all), ignored, scale);
+    }
+
+    public static boolean isAdapter(String name) {
+        return name.endsWith(ADAPTER_A) || name.endsWith(ADAPTER_B);
+    }
+
+    /** The factor on B A; 0 without adapters. */
+    public double loraScale() {
+        return loraScale;
+    }
+
+    /** The base tensors in checkpoint order, then any adapter tensors in the order given. */
     private static Map<String, NDArray> orderedAs(Map<String, long[]> shapes, Map<String, NDArray> tensors) {
         Map<String, NDArray> ordered = new LinkedHashMap<>();
         shapes.keySet().forEach(name -> ordered.put(name, tensors.get(name)));
+        tensors.forEach((name, tensor) -> {
+            if (isAdapter(name)) {
+                ordered.put(name, tensor);
+            }
+        });
         return Collections.unmodifiableMap(ordered);
     }
 
@@ -95,7 +137,7 @@ public final class LlamaWeights implements AutoCloseable {
         return manager;
     }
 
-    /** All parameters in checkpoint order. */
+    /** All parameters in checkpoint order, adapters last. */
     public Map<String, NDArray> tensors() {
         return tensors;
     }

@@ -55,17 +55,29 @@ public final class AdamW implements AutoCloseable {
      */
     public void step(Map<String, NDArray> parameters, int step, double lr, double gradScale) {
         try (NDManager scope = manager.newSubManager()) {
-            List<NDArray> weights = new ArrayList<>(parameters.size());
-            List<NDArray> m = new ArrayList<>(parameters.size());
-            List<NDArray> v = new ArrayList<>(parameters.size());
-            for (Map.Entry<String, NDArray> e : parameters.entrySet()) {
-                weights.add(e.getValue());
-                m.add(means.get(e.getKey()));
-                v.add(variances.get(e.getKey()));
-            }
-            kernels.adamw(weights, gradients(scope, parameters), m, v, step, lr, beta1, beta2, weightDecay, eps,
-                    gradScale);
+            step(parameters, gradients(scope, parameters), step, lr, gradScale);
         }
+    }
+
+    /**
+     * Applies update number {@code step} to every parameter from the gradient at the same position of
+     * {@code grads} (which may live apart from the parameters' own gradients), then zeroes those gradients.
+     */
+    public void step(Map<String, NDArray> parameters, List<NDArray> grads, int step, double lr, double gradScale) {
+        List<NDArray> weights = new ArrayList<>(parameters.size());
+        List<NDArray> m = new ArrayList<>(parameters.size());
+        List<NDArray> v = new ArrayList<>(parameters.size());
+        for (Map.Entry<String, NDArray> e : parameters.entrySet()) {
+            weights.add(e.getValue());
+            m.add(means.get(e.getKey()));
+            v.add(variances.get(e.getKey()));
+        }
+        kernels.adamw(weights, grads, m, v, step, lr, beta1, beta2, weightDecay, eps, gradScale);
+    }
+
+    /** sqrt of the sum of squares of every element of every gradient in the list. */
+    public double gradNorm(List<NDArray> grads) {
+        return kernels.gradNorm(grads);
     }
 
     /** sqrt of the sum of squared gradients over all parameters. */

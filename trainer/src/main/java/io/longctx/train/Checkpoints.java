@@ -37,6 +37,9 @@ public final class Checkpoints {
     public static final String DIR = "checkpoints";
     public static final String MANIFEST = "manifest.json";
     public static final String GRADIENTS = "gradients.safetensors";
+    /** A LoRA checkpoint's weights: only what trains (adapters and extra trainable tensors), fp32. */
+    public static final String ADAPTER = "adapter.safetensors";
+    public static final String MODEL = "model.safetensors";
     /** step-NNNNNN after a whole step; step-NNNNNN-micro-KKKKKK inside step NNNNNN+1 after K micro-batches. */
     private static final Pattern STEP_DIR = Pattern.compile("step-(\\d{6,})(-micro-(\\d{6,}))?");
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
@@ -65,10 +68,28 @@ public final class Checkpoints {
      * What goes into a checkpoint.
      *
      * @param gradients the gradient sum of the micro-batches already done inside a step; empty at a step boundary
+     * @param base for a LoRA run, the frozen base the trainable weights extend (they go to adapter.safetensors);
+     *     null for a full model (model.safetensors)
      */
     public record Contents(Map<String, NDArray> weights, Map<String, NDArray> optimizer,
             Map<String, NDArray> gradients, TrainingState state, JsonNode config, String recipeYaml,
-            Path tokenizerDir, String storeIdentity) {
+            Path tokenizerDir, String storeIdentity, io.longctx.lora.BaseIdentity base) {
+    }
+
+    /** Whether a checkpoint holds adapters over a base rather than a whole model. */
+    public static boolean isLora(Path checkpoint) {
+        return Files.isRegularFile(checkpoint.resolve(ADAPTER));
+    }
+
+    /** The base a LoRA checkpoint was trained on, from its manifest. */
+    public static io.longctx.lora.BaseIdentity base(Path checkpoint) {
+        Path manifest = checkpoint.resolve(MANIFEST);
+        try {
+            return io.longctx.lora.BaseIdentity.fromJson(new ObjectMapper().readTree(manifest.toFile()).path("base"),
+                    manifest);
+        } catch (IOException e) {
+            throw new LongctxException(manifest + ": unreadable (" + e.getMessage() + ")");
+        }
     }
 
     /** Whether a checkpoint can be resumed from, and why not. */
@@ -87,7 +108,7 @@ public final class Checkpoints {
         try {
             deleteTree(temp);
             Files.createDirectories(temp);
-            writeTensors(temp.resolve("model.safetensors"), contents.weights());
+            writeTensors(temp.resolve(contents.base() == null ? MODEL : ADAPTER), contents.weights());
             writeTensors(temp.resolve("optimizer.safetensors"), contents.optimizer());
             if (!contents.gradients().isEmpty()) {
                 writeTensors(temp.resolve(GRADIENTS), contents.gradients());
@@ -116,6 +137,9 @@ public final class Checkpoints {
             manifest.put("format", 1);
             manifest.put("step", contents.state().step());
             manifest.put("store", contents.storeIdentity());
+            if (contents.base() != null) {
+                manifest.put("base", contents.base().toMap());
+            }
             manifest.put("files", files);
             writeSynced(temp.resolve(MANIFEST), JSON.writeValueAsBytes(manifest));
             deleteTree(target);
@@ -188,8 +212,8 @@ public final class Checkpoints {
         try {
             JsonNode manifest = new ObjectMapper().readTree(manifestFile.toFile());
             JsonNode files = manifest.path("files");
-            for (String required : List.of("model.safetensors", "optimizer.safetensors", "state.json",
-                    "config.json")) {
+            String weights = files.has(ADAPTER) ? ADAPTER : MODEL;
+            for (String required : List.of(weights, "optimizer.safetensors", "state.json", "config.json")) {
                 if (!files.has(required)) {
                     return new Verdict.Unusable("manifest lists no " + required);
                 }
@@ -208,7 +232,7 @@ public final class Checkpoints {
                     return new Verdict.Unusable(e.getKey() + " does not match its checksum");
                 }
             }
-            try (SafetensorsFile model = SafetensorsFile.open(checkpoint.resolve("model.safetensors"))) {
+            try (SafetensorsFile model = SafetensorsFile.open(checkpoint.resolve(weights))) {
                 model.tensors();
             }
             return new Verdict.Valid();

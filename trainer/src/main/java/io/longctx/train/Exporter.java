@@ -60,16 +60,16 @@ public final class Exporter {
                 default -> "float32";
             });
             Files.writeString(out.resolve("config.json"), json.writeValueAsString(config));
-            writeWeights(checkpoint.resolve("model.safetensors"), out, shardBytes, dtype);
-            Path tokenizer = checkpoint.resolve("tokenizer");
-            if (Files.isDirectory(tokenizer)) {
-                try (Stream<Path> files = Files.list(tokenizer)) {
-                    for (Path file : files.filter(Files::isRegularFile).toList()) {
-                        Files.copy(file, out.resolve(file.getFileName()),
-                                java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-                    }
+            if (Checkpoints.isLora(checkpoint)) {
+                try (LoraExport.Merged merged = LoraExport.merged(checkpoint)) {
+                    writeWeights(merged.source(), out, shardBytes, dtype);
+                }
+            } else {
+                try (SafetensorsFile file = SafetensorsFile.open(checkpoint.resolve(Checkpoints.MODEL))) {
+                    writeWeights(TensorSource.of(file), out, shardBytes, dtype);
                 }
             }
+            copyTokenizer(checkpoint, out);
             Path generation = baseModelDir == null ? null : baseModelDir.resolve("generation_config.json");
             if (generation != null && Files.isRegularFile(generation)) {
                 Files.copy(generation, out.resolve("generation_config.json"),
@@ -80,16 +80,29 @@ public final class Exporter {
         }
     }
 
+    /** The checkpoint's tokenizer files, next to the exported weights. */
+    static void copyTokenizer(Path checkpoint, Path out) throws IOException {
+        Path tokenizer = checkpoint.resolve("tokenizer");
+        if (Files.isDirectory(tokenizer)) {
+            try (Stream<Path> files = Files.list(tokenizer)) {
+                for (Path file : files.filter(Files::isRegularFile).toList()) {
+                    Files.copy(file, out.resolve(file.getFileName()),
+                            java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                }
+            }
+        }
+    }
+
     /** Assigns tensors to shards in order, then writes each shard reading one tensor at a time. */
-    private static void writeWeights(Path source, Path out, long shardBytes, DType dtype) throws IOException {
+    private static void writeWeights(TensorSource file, Path out, long shardBytes, DType dtype) throws IOException {
         Files.deleteIfExists(out.resolve(HfCheckpoint.SINGLE_FILE));
         Files.deleteIfExists(out.resolve(HfCheckpoint.INDEX_FILE));
-        try (SafetensorsFile file = SafetensorsFile.open(source)) {
+        {
             List<List<String>> shards = new ArrayList<>();
             long current = 0;
             long total = 0;
-            for (String name : file.tensors().keySet()) {
-                long bytes = file.entry(name).elementCount() * dtype.bytes();
+            for (String name : file.names()) {
+                long bytes = elements(file.shape(name)) * dtype.bytes();
                 if (shards.isEmpty() || current > 0 && current + bytes > shardBytes) {
                     shards.add(new ArrayList<>());
                     current = 0;
@@ -104,8 +117,7 @@ public final class Exporter {
                         : String.format("model-%05d-of-%05d.safetensors", i + 1, shards.size());
                 SafetensorsWriter writer = new SafetensorsWriter(dtype).metadata("format", "pt");
                 for (String tensor : shards.get(i)) {
-                    writer.addRows(tensor, file.entry(tensor).shape(),
-                            (from, to) -> file.readFloats(tensor, from, to));
+                    writer.addRows(tensor, file.shape(tensor), (from, to) -> file.rows(tensor, from, to));
                     weightMap.put(tensor, name);
                 }
                 writer.write(out.resolve(name));
@@ -118,6 +130,14 @@ public final class Exporter {
                         new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(index));
             }
         }
+    }
+
+    private static long elements(long[] shape) {
+        long n = 1;
+        for (long d : shape) {
+            n *= d;
+        }
+        return n;
     }
 
     /** The base model directory recorded in a checkpoint's recipe; empty for a randomly initialised model. */

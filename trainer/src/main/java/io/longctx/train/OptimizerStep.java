@@ -1,12 +1,9 @@
 package io.longctx.train;
 
-import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.pytorch.engine.PtNDArray;
-import ai.djl.pytorch.jni.JniUtils;
 import io.longctx.data.pack.PackedSequence;
+import io.longctx.precision.TrainingWeights;
 import java.util.List;
-import java.util.Map;
 import java.util.function.IntPredicate;
 
 /**
@@ -36,16 +33,16 @@ public final class OptimizerStep {
         public static final Start FRESH = new Start(0, 0);
     }
 
-    public static Outcome run(NDManager manager, StepRunner runner, AdamW optimizer, Map<String, NDArray> trainable,
+    public static Outcome run(NDManager manager, StepRunner runner, AdamW optimizer, TrainingWeights weights,
             List<List<PackedSequence>> microBatches, int step, double lr, double clipNorm) {
-        return run(manager, runner, optimizer, trainable, microBatches, step, lr, clipNorm, Start.FRESH, done -> false);
+        return run(manager, runner, optimizer, weights, microBatches, step, lr, clipNorm, Start.FRESH, done -> false);
     }
 
     /**
      * @param stopAfter asked after each micro-batch with the number done so far; true stops the step there (the
      *     gradients stay accumulated for a checkpoint) unless it was the last micro-batch
      */
-    public static Outcome run(NDManager manager, StepRunner runner, AdamW optimizer, Map<String, NDArray> trainable,
+    public static Outcome run(NDManager manager, StepRunner runner, AdamW optimizer, TrainingWeights weights,
             List<List<PackedSequence>> microBatches, int step, double lr, double clipNorm, Start start,
             IntPredicate stopAfter) {
         long tokens = 0;
@@ -55,22 +52,24 @@ public final class OptimizerStep {
         double nll = start.nll();
         for (int i = start.done(); i < microBatches.size(); i++) {
             nll += runner.forwardBackward(manager, microBatches.get(i), 1.0 / Math.max(1, tokens));
+            weights.afterMicroBatch();
             int done = i + 1;
             if (done < microBatches.size() && stopAfter.test(done)) {
                 return new Outcome(Double.NaN, Double.NaN, 1.0, tokens, true, done, nll, true);
             }
         }
         double loss = nll / Math.max(1, tokens);
-        double norm = optimizer.gradNorm(trainable);
-        boolean finite = Double.isFinite(loss) && Double.isFinite(norm);
-        double clip = clipNorm > 0 && finite ? Math.min(1.0, clipNorm / (norm + 1e-6)) : 1.0;
-        if (finite) {
-            optimizer.step(trainable, step, lr, clip);
-        } else {
-            for (NDArray p : trainable.values()) {
-                JniUtils.zeroGrad((PtNDArray) p);
+        try (NDManager scope = manager.newSubManager()) {
+            double norm = optimizer.gradNorm(weights.gradientSums(scope));
+            boolean finite = Double.isFinite(loss) && Double.isFinite(norm);
+            double clip = clipNorm > 0 && finite ? Math.min(1.0, clipNorm / (norm + 1e-6)) : 1.0;
+            if (finite) {
+                optimizer.step(weights.masters(), weights.gradientsForUpdate(scope), step, lr, clip);
+                weights.refreshCompute();
+            } else {
+                weights.clearGradients();
             }
+            return new Outcome(loss, norm, clip, tokens, finite, microBatches.size(), nll, false);
         }
-        return new Outcome(loss, norm, clip, tokens, finite, microBatches.size(), nll, false);
     }
 }

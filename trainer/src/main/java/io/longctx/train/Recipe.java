@@ -1,6 +1,7 @@
 package io.longctx.train;
 
 import io.longctx.data.DataConfig;
+import io.longctx.lora.LoraConfig;
 import io.longctx.model.ModelConfig;
 import io.longctx.recipe.RecipeNode;
 import io.longctx.rope.LongRopeScaling;
@@ -18,9 +19,10 @@ import java.util.Map;
  * the resolved recipe saved with the run and each checkpoint and what a resumed run is compared against.
  *
  * @param ropeScaling the scaling the run trains with, or null to keep the model's own
+ * @param lora low-rank adapters over a frozen base, or null for full fine-tuning of {@code train.trainable}
  */
 public record Recipe(Path file, ModelSource model, RopeScaling ropeScaling, DataConfig data, TrainConfig train,
-        RunConfig run, OutputConfig output, EvalConfig eval) {
+        RunConfig run, OutputConfig output, EvalConfig eval, LoraConfig lora) {
 
     /** Tokens per step the batch loader may hold in host memory at once: two steps ahead plus the current one. */
     private static final int STEPS_IN_FLIGHT = 3;
@@ -47,7 +49,13 @@ public record Recipe(Path file, ModelSource model, RopeScaling ropeScaling, Data
         RunConfig run = RunConfig.parse(root);
         OutputConfig output = OutputConfig.parse(root.get("output"), baseDir, defaultOutput);
         EvalConfig eval = EvalConfig.parse(root.get("eval"));
+        LoraConfig lora = LoraConfig.parse(root.get("lora"));
         root.finish();
+        if (lora != null) {
+            root.get("train").require("trainable", root.get("train").get("trainable").isMissing(), "is set by the "
+                    + "lora section (adapters plus lora.extra_trainable); remove train.trainable or the lora section");
+            root.require("lora", model == null || !model.isRandom(), "adapts a pretrained model: set model.path");
+        }
         boolean ropeOk = ropeNode.isMissing() || scaling != null;
         if (base != null && ropeOk) {
             checkScaling(root, base, scaling);
@@ -56,7 +64,7 @@ public record Recipe(Path file, ModelSource model, RopeScaling ropeScaling, Data
             checkBatchMemory(root, train, data);
         }
         root.problems().throwIfAny();
-        return new Recipe(file, model, scaling, data, train, run, output, eval);
+        return new Recipe(file, model, scaling, data, train, run, output, eval, lora);
     }
 
     /** The scaling must suit the model's rotary pairs, and every checkpoint writes it into an HF config.json. */
@@ -136,6 +144,9 @@ public record Recipe(Path file, ModelSource model, RopeScaling ropeScaling, Data
         root.putAll(run.toMap());
         root.put("output", output.toMap());
         root.put("eval", eval.toMap());
+        if (lora != null) {
+            root.put("lora", lora.toMap());
+        }
         return root;
     }
 }

@@ -1,19 +1,25 @@
 package io.longctx.train;
 
+import io.longctx.engine.Precision;
+import io.longctx.precision.Offload;
 import io.longctx.recipe.RecipeNode;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
 
 /**
- * How the run executes: the recipe's top-level {@code activation_checkpointing}, {@code device} and
- * {@code attention} keys.
+ * How the run executes: the recipe's top-level {@code activation_checkpointing}, {@code device}, {@code attention},
+ * {@code precision} and {@code optimizer} keys.
  *
  * @param checkpointLayers activation checkpointing: 0 off, 1 every decoder layer, k every k-th layer
  * @param device cpu or gpu
  * @param attention sdpa (fused) or plain
+ * @param precision what forward and backward compute in (default bf16 on gpu, fp32 on cpu, where bf16 matrix
+ *     products are many times slower)
+ * @param offload where the fp32 master weights and optimizer moments live
  */
-public record RunConfig(int checkpointLayers, Device device, String attention) {
+public record RunConfig(int checkpointLayers, Device device, String attention, Precision precision,
+        Offload offload) {
 
     public enum Device {
         CPU, GPU
@@ -46,7 +52,14 @@ public record RunConfig(int checkpointLayers, Device device, String attention) {
         String attention = root.string("attention", "sdpa");
         root.require("attention", attention.equals("sdpa") || attention.equals("plain"),
                 "must be sdpa or plain, got '" + attention + "'");
-        return new RunConfig(checkpointLayers, device, attention);
+        Precision precision = root.enumValue("precision", Precision.class,
+                device == Device.GPU ? Precision.BF16 : Precision.FP32);
+        root.require("attention", precision != Precision.BF16 || !attention.equals("plain"),
+                "plain attention runs in fp32 only; use attention: sdpa with precision: bf16");
+        RecipeNode optimizer = root.get("optimizer");
+        Offload offload = optimizer.isMissing() ? Offload.NONE
+                : optimizer.enumValue("offload", Offload.class, Offload.NONE);
+        return new RunConfig(checkpointLayers, device, attention, precision, offload);
     }
 
     /** The recipe's top-level keys this record reads, as they would be written. */
@@ -56,6 +69,8 @@ public record RunConfig(int checkpointLayers, Device device, String attention) {
                 : checkpointLayers == 1 ? "every_layer" : Map.of("every", checkpointLayers));
         map.put("device", device.name().toLowerCase(Locale.ROOT));
         map.put("attention", attention);
+        map.put("precision", precision.recipeName());
+        map.put("optimizer", Map.of("offload", offload.recipeName()));
         return map;
     }
 }

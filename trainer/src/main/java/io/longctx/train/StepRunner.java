@@ -8,6 +8,7 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
 import io.longctx.data.pack.PackedSequence;
+import io.longctx.engine.PrecisionOps;
 import io.longctx.engine.Tensors;
 import io.longctx.model.ChunkedNll;
 import io.longctx.model.LlamaModel;
@@ -185,7 +186,12 @@ public final class StepRunner {
                 nll[0] += sum.getFloat();
                 backward(sum.mul(Tensors.scalar(mask.getManager(), lossScale, DataType.FLOAT32)), null);
             });
-            return top.hasGradient() ? gradientOf(top, scope) : top.zerosLike();
+            if (top.hasGradient()) {
+                return gradientOf(top, scope);
+            }
+            NDArray zeros = PrecisionOps.shared().zerosLike(top);
+            zeros.attach(scope);
+            return zeros;
         }
     }
 

@@ -14,9 +14,16 @@ import io.longctx.model.HfConfigJson;
 import io.longctx.model.LlamaModel;
 import io.longctx.model.LlamaWeights;
 import io.longctx.model.ModelConfig;
+import io.longctx.lora.BaseIdentity;
+import io.longctx.lora.LoraConfig;
+import io.longctx.lora.LoraWeights;
+import io.longctx.precision.Offload;
+import io.longctx.precision.TrainingWeights;
 import io.longctx.safetensors.SafetensorsFile;
 import java.nio.file.Path;
+import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
@@ -59,9 +66,9 @@ public final class Trainer {
         stopRequest.compareAndSet(null, reason);
     }
 
-    /** What the loop trains: the model, its trainable tensors and their optimizer, on one manager. */
-    record Session(NDManager manager, LlamaWeights weights, LlamaModel model, Map<String, NDArray> trainable,
-            AdamW optimizer) {
+    /** What the loop trains: the model, its weights in their roles and their optimizer, on one manager. */
+    record Session(NDManager manager, TrainingWeights weights, LlamaModel model, AdamW optimizer,
+            BaseIdentity base) {
     }
 
     public int run(boolean restart) {
@@ -96,11 +103,38 @@ public final class Trainer {
     private int train(RunFolder folder, TokenStore store, Optional<Path> resumeFrom, NDManager manager,
             Attention attention) {
         ModelConfig architecture = recipe.architecture();
-        LlamaWeights weights = loadWeights(architecture, resumeFrom.orElse(null), manager);
-        Map<String, NDArray> trainable = Parameters.select(weights, recipe.train().trainable());
-        trainable.values().forEach(p -> p.setRequiresGradient(true));
+        RunConfig run = recipe.run();
         TrainConfig t = recipe.train();
-        try (AdamW optimizer = new AdamW(manager, trainable, t.beta1(), t.beta2(), t.eps(), t.weightDecay())) {
+        LoraConfig lora = recipe.lora();
+        BaseIdentity base = null;
+        if (lora != null) {
+            log.accept("hashing the base model's weight files (a LoRA checkpoint names its base by SHA-256)");
+            base = BaseIdentity.of(recipe.model().path());
+            if (resumeFrom.isPresent()) {
+                Checkpoints.base(resumeFrom.get()).requireSame(base, resumeFrom.get(), "model.path");
+            }
+        }
+        TrainingWeights weights;
+        // weights are read into host memory and placed on the device tensor by tensor in their roles
+        try (NDManager host = NDManager.newBaseManager(ai.djl.Device.cpu())) {
+            LlamaWeights loaded;
+            Set<String> trainable = new LinkedHashSet<>();
+            if (lora == null) {
+                loaded = loadWeights(architecture, resumeFrom.orElse(null), host);
+                trainable.addAll(Parameters.select(loaded, t.trainable()).keySet());
+            } else {
+                loaded = LoraWeights.load(recipe.model().path(), architecture, lora, t.seed(),
+                        resumeFrom.map(c -> c.resolve(Checkpoints.ADAPTER)).orElse(null), host);
+                trainable.addAll(lora.adapterShapes(architecture).keySet());
+                if (!lora.extraTrainable().isEmpty()) {
+                    trainable.addAll(Parameters.select(loaded, lora.extraTrainable()).keySet());
+                }
+            }
+            weights = TrainingWeights.place(loaded, trainable, run.precision(), run.offload(), manager);
+        }
+        try (TrainingWeights owned = weights;
+                AdamW optimizer = new AdamW(weights.masterManager(), weights.masters(), t.beta1(), t.beta2(),
+                        t.eps(), t.weightDecay())) {
             TrainingState state = TrainingState.start(t.seed());
             if (resumeFrom.isPresent()) {
                 Path checkpoint = resumeFrom.get();
@@ -110,7 +144,7 @@ public final class Trainer {
                 state = Checkpoints.readState(checkpoint);
                 if (state.insideStep()) {
                     try (SafetensorsFile gradients = SafetensorsFile.open(checkpoint.resolve(Checkpoints.GRADIENTS))) {
-                        PartialGradients.restore(manager, trainable, gradients);
+                        weights.restoreGradientSums(gradients);
                     }
                 }
                 log.accept("resuming from " + checkpoint + " at step " + state.step() + (state.insideStep()
@@ -120,16 +154,19 @@ public final class Trainer {
                         : "from " + recipe.model().path()));
             }
             log.accept(String.format(Locale.ROOT, "model: %s, %,d parameters (%,d trainable); rope %s x%s; "
-                    + "seq_len %d; activation checkpointing %s; attention %s", architecture.modelType(),
-                    Parameters.count(weights.tensors()), Parameters.count(trainable),
+                    + "seq_len %d; activation checkpointing %s; attention %s; precision %s; optimizer state on %s",
+                    architecture.modelType(), Parameters.count(weights.compute().tensors()),
+                    Parameters.count(weights.trainable()),
                     architecture.ropeScaling().ropeType(), architecture.ropeScaling().factor(), store.seqLen(),
                     recipe.run().checkpointLayers() == 0 ? "off"
-                            : "every " + recipe.run().checkpointLayers() + " layer(s)", recipe.run().attention()));
+                            : "every " + recipe.run().checkpointLayers() + " layer(s)", run.attention(),
+                    run.precision().recipeName(), run.offload() == Offload.HOST ? "host" : "device"));
             if (Memory.allocator().equals("glibc") && !manager.getDevice().isGpu()) {
                 log.accept("allocator: glibc malloc keeps freed tensor memory resident; install tcmalloc "
                         + "(apt-get install libtcmalloc-minimal4) and scripts/longctx preloads it");
             }
-            Session session = new Session(manager, weights, new LlamaModel(weights, attention), trainable, optimizer);
+            Session session = new Session(manager, weights, new LlamaModel(weights.compute(), attention), optimizer,
+                    base);
             return new TrainingLoop(recipe, log, session, folder, store,
                     HfConfigJson.build(architecture, recipe.model().baseConfigJson()), stopRequest, profileStep,
                     state.step()).run(state);

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.longctx.LongctxException;
 import io.longctx.Progress;
 import io.longctx.data.store.TokenStore;
+import io.longctx.precision.TrainingWeights;
 import io.longctx.profile.OpProfile;
 import io.longctx.profile.Profiler;
 import java.io.IOException;
@@ -154,7 +155,7 @@ final class TrainingLoop {
             return profiled(step, batch, lr, from, stopAfter);
         }
         OptimizerStep.Outcome outcome = OptimizerStep.run(session.manager(), runner, session.optimizer(),
-                session.trainable(), batch.microBatches(), step, lr, recipe.train().clipNorm(), from, stopAfter);
+                session.weights(), batch.microBatches(), step, lr, recipe.train().clipNorm(), from, stopAfter);
         if (!outcome.interrupted()) {
             slowestMicroBatch = Math.max(slowestMicroBatch, (System.nanoTime() - microStart[0]) / 1e9);
         }
@@ -199,7 +200,7 @@ final class TrainingLoop {
         Path trace = folder.dir().resolve("profile-step-" + step + ".json");
         List<OptimizerStep.Outcome> outcome = new ArrayList<>(1);
         OpProfile profile = Profiler.profile(trace, () -> outcome.add(OptimizerStep.run(session.manager(), runner,
-                session.optimizer(), session.trainable(), batch.microBatches(), step, lr, recipe.train().clipNorm(),
+                session.optimizer(), session.weights(), batch.microBatches(), step, lr, recipe.train().clipNorm(),
                 from, stopAfter)));
         String table = profile.table(25);
         try {
@@ -216,10 +217,12 @@ final class TrainingLoop {
         Path saved;
         try (NDManager scope = session.manager().newSubManager()) {
             Map<String, NDArray> gradients = state.insideStep()
-                    ? PartialGradients.snapshot(scope, session.trainable()) : Map.of();
-            saved = folder.checkpoints().write(new Checkpoints.Contents(session.weights().tensors(),
+                    ? session.weights().gradientSumsByName(scope) : Map.of();
+            TrainingWeights weights = session.weights();
+            saved = folder.checkpoints().write(new Checkpoints.Contents(session.base() == null
+                    ? weights.checkpointTensors() : weights.trainableCheckpointTensors(),
                     session.optimizer().state(), gradients, state, configJson, recipeYaml, store.tokenizerDir(),
-                    store.identity()));
+                    store.identity(), session.base()));
         }
         folder.checkpoints().prune(recipe.output().keepLast());
         slowestCheckpoint = Math.max(slowestCheckpoint, (System.nanoTime() - begin) / 1e9);

@@ -1,0 +1,287 @@
+package io.longctx.precision;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.pytorch.engine.PtNDArray;
+import ai.djl.pytorch.jni.JniUtils;
+import io.longctx.LongctxException;
+import io.longctx.engine.Precision;
+import io.longctx.engine.PrecisionOps;
+import io.longctx.engine.Tensors;
+import io.longctx.model.LlamaWeights;
+import io.longctx.safetensors.RowSlices;
+import io.longctx.safetensors.SafetensorsFile;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The weights of a training run in their three roles. <em>Compute</em> weights are what the model runs on: on the
+ * training device, in the run's precision, the trainable ones leaves that collect gradients. <em>Masters</em> are
+ * the fp32 values the optimizer updates: the compute weights themselves under fp32 without offload, otherwise fp32
+ * copies on the device or (offload: host) in host memory. Gradients are summed in fp32 across a step's micro-batches
+ * on the device (in the compute weights' own gradients under fp32, else in separate sums); with offload they cross
+ * to host once per step, and the refreshed masters are copied back into the compute weights once per step.
+ */
+public final class TrainingWeights implements AutoCloseable {
+    private final Precision precision;
+    private final Offload offload;
+    private final NDManager deviceManager;
+    private final NDManager hostManager;
+    private final LlamaWeights compute;
+    private final Map<String, NDArray> trainable;     // compute tensors that collect gradients
+    private final Map<String, NDArray> masters;       // fp32, device or host
+    private final Map<String, NDArray> sums;          // fp32 gradient sums on the device; empty: compute gradients
+    private final Map<String, NDArray> hostGradients; // fp32 next to host masters; empty without offload
+
+    private TrainingWeights(Precision precision, Offload offload, NDManager deviceManager, NDManager hostManager,
+            LlamaWeights compute, Map<String, NDArray> trainable, Map<String, NDArray> masters,
+            Map<String, NDArray> sums, Map<String, NDArray> hostGradients) {
+        this.precision = precision;
+        this.offload = offload;
+        this.deviceManager = deviceManager;
+        this.hostManager = hostManager;
+        this.compute = compute;
+        this.trainable = Collections.unmodifiableMap(trainable);
+        this.masters = Collections.unmodifiableMap(masters);
+        this.sums = sums;
+        this.hostGradients = hostGradients;
+    }
+
+    /**
+     * Places fp32 weights (in any manager, usually the host's) for training: each tensor is moved and cast as its
+     * role needs, and a loaded tensor no role keeps is freed at once, so peak memory grows one tensor at a time.
+     *
+     * @param trainableNames the names that train; the rest are frozen and kept only in the compute precision
+     */
+    public static TrainingWeights place(LlamaWeights loaded, Set<String> trainableNames, Precision precision,
+            Offload offload, NDManager device) {
+        NDManager deviceManager = device.newSubManager();
+        NDManager hostManager = offload == Offload.HOST ? NDManager.newBaseManager(Device.cpu()) : deviceManager;
+        Map<String, NDArray> computeTensors = new LinkedHashMap<>();
+        Map<String, NDArray> trainable = new LinkedHashMap<>();
+        Map<String, NDArray> masters = new LinkedHashMap<>();
+        Map<String, NDArray> sums = new LinkedHashMap<>();
+        Map<String, NDArray> hostGradients = new LinkedHashMap<>();
+        PrecisionOps ops = PrecisionOps.shared();
+        for (Map.Entry<String, NDArray> e : loaded.tensors().entrySet()) {
+            String name = e.getKey();
+            NDArray value = e.getValue();                                   // fp32
+            boolean trains = trainableNames.contains(name);
+            boolean keepsValue = false;
+            NDArray master = null;
+            if (trains) {
+                master = offload == Offload.HOST ? onDevice(value, hostManager) : onDevice(value, deviceManager);
+                keepsValue = master == value;
+                masters.put(name, master);
+            }
+            NDArray onDevice = trains && offload == Offload.NONE ? master : onDevice(value, deviceManager);
+            keepsValue |= onDevice == value;
+            NDArray weight;
+            if (trains && precision == Precision.FP32 && offload == Offload.NONE) {
+                weight = master;
+            } else if (precision == Precision.FP32 && !trains) {
+                weight = onDevice;
+            } else {
+                weight = ops.cast(onDevice, precision);
+                weight.attach(deviceManager);
+                if (onDevice != master && onDevice != value) {
+                    onDevice.close();
+                }
+            }
+            computeTensors.put(name, weight);
+            if (trains) {
+                weight.setRequiresGradient(true);
+                trainable.put(name, weight);
+                if (weight != master && precision != Precision.FP32) {
+                    sums.put(name, deviceManager.zeros(weight.getShape(), DataType.FLOAT32));
+                }
+                if (offload == Offload.HOST) {
+                    hostGradients.put(name, hostManager.zeros(weight.getShape(), DataType.FLOAT32));
+                }
+            }
+            if (!keepsValue) {
+                value.close();
+            }
+        }
+        LlamaWeights computeWeights = LlamaWeights.of(loaded.config(), deviceManager, computeTensors,
+                loaded.loraScale());
+        return new TrainingWeights(precision, offload, deviceManager, hostManager, computeWeights, trainable,
+                masters, sums, hostGradients);
+    }
+
+    /** value itself when it already lives with that manager's device, else an fp32 copy attached there. */
+    private static NDArray onDevice(NDArray value, NDManager manager) {
+        if (value.getDevice().equals(manager.getDevice())) {
+            value.attach(manager);
+            return value;
+        }
+        NDArray moved = value.toDevice(manager.getDevice(), true);
+        moved.attach(manager);
+        return moved;
+    }
+
+    public Precision precision() {
+        return precision;
+    }
+
+    public Offload offload() {
+        return offload;
+    }
+
+    /** What the model runs on. */
+    public LlamaWeights compute() {
+        return compute;
+    }
+
+    /** The compute tensors that collect gradients, by name. */
+    public Map<String, NDArray> trainable() {
+        return trainable;
+    }
+
+    /** The fp32 values the optimizer updates, by name (on the host under offload). */
+    public Map<String, NDArray> masters() {
+        return masters;
+    }
+
+    /** The manager the optimizer keeps its moments in: next to the masters. */
+    public NDManager masterManager() {
+        return hostManager;
+    }
+
+    /** After each micro-batch's backward: bf16 gradients are added into the fp32 sums and cleared. */
+    public void afterMicroBatch() {
+        if (sums.isEmpty()) {
+            return;
+        }
+        try (NDManager scope = deviceManager.newSubManager()) {
+            PrecisionOps.shared().accumulate(new ArrayList<>(sums.values()), liveGradients(scope, sums.keySet()));
+        }
+    }
+
+    /** The step's fp32 gradient sums on the device (views owned by scope), in trainable order. */
+    public List<NDArray> gradientSums(NDManager scope) {
+        return sums.isEmpty() ? liveGradients(scope, trainable.keySet()) : new ArrayList<>(sums.values());
+    }
+
+    /** The gradient sums by name, for a mid-step checkpoint (views owned by scope). */
+    public Map<String, NDArray> gradientSumsByName(NDManager scope) {
+        Map<String, NDArray> out = new LinkedHashMap<>();
+        List<NDArray> values = gradientSums(scope);
+        int i = 0;
+        for (String name : trainable.keySet()) {
+            out.put(name, values.get(i++));
+        }
+        return out;
+    }
+
+    /**
+     * The gradients the update reads, next to the masters: under offload the device sums are copied to host once
+     * and cleared; otherwise the sums themselves. The update zeroes what it reads.
+     */
+    public List<NDArray> gradientsForUpdate(NDManager scope) {
+        List<NDArray> deviceSums = gradientSums(scope);
+        if (offload == Offload.NONE) {
+            return deviceSums;
+        }
+        List<NDArray> host = new ArrayList<>(hostGradients.values());
+        PrecisionOps.shared().copy(host, deviceSums);
+        zero(deviceSums);
+        return host;
+    }
+
+    /** After the update: the compute weights take the masters' new values (cast and moved in one call). */
+    public void refreshCompute() {
+        if (precision == Precision.FP32 && offload == Offload.NONE) {
+            return;
+        }
+        PrecisionOps.shared().copy(new ArrayList<>(trainable.values()), new ArrayList<>(masters.values()));
+    }
+
+    /** A skipped step: every gradient and sum back to zero. */
+    public void clearGradients() {
+        try (NDManager scope = deviceManager.newSubManager()) {
+            zero(gradientSums(scope));
+            if (!sums.isEmpty()) {
+                zero(liveGradients(scope, trainable.keySet()));
+            }
+        }
+    }
+
+    /**
+     * Sets the gradient sums to a mid-step checkpoint's, exactly. Separate sums are copied into; compute gradients
+     * are set by backward of sum(p x G), which gives dp = 1 x G bit for bit on gradients empty in a new process.
+     */
+    public void restoreGradientSums(SafetensorsFile saved) {
+        boolean grad = JniUtils.isGradMode();
+        try (NDManager scope = deviceManager.newSubManager()) {
+            for (Map.Entry<String, NDArray> e : trainable.entrySet()) {
+                String name = e.getKey();
+                if (!saved.tensors().containsKey(name)
+                        || !java.util.Arrays.equals(saved.entry(name).shape(), e.getValue().getShape().getShape())) {
+                    throw new LongctxException(saved.path() + ": no gradient of shape " + e.getValue().getShape()
+                            + " for '" + name + "'");
+                }
+                NDArray values = Tensors.fromSafetensors(scope, saved, name, RowSlices.DEFAULT_BYTES,
+                        (a, b, data) -> { });
+                if (!sums.isEmpty()) {
+                    PrecisionOps.shared().copy(List.of(sums.get(name)), List.of(values));
+                    continue;
+                }
+                JniUtils.setGradMode(true);
+                NDArray sum = e.getValue().mul(values).sum();
+                sum.attach(scope);
+                JniUtils.backward((PtNDArray) sum, (PtNDArray) sum.onesLike(), false, false);
+                JniUtils.setGradMode(grad);
+            }
+        } finally {
+            JniUtils.setGradMode(grad);
+        }
+    }
+
+    /** The fp32 values of the trainable tensors only (adapters and what trains beside them), for a LoRA checkpoint. */
+    public Map<String, NDArray> trainableCheckpointTensors() {
+        return masters;
+    }
+
+    /**
+     * Every tensor of the model for a full checkpoint, fp32 where a master exists (trainable), else the compute
+     * tensor (fp32, or bf16 for frozen weights under bf16, which the writer widens).
+     */
+    public Map<String, NDArray> checkpointTensors() {
+        Map<String, NDArray> out = new LinkedHashMap<>();
+        compute.tensors().forEach((name, tensor) -> out.put(name, masters.getOrDefault(name, tensor)));
+        return out;
+    }
+
+    /** Live gradient views of the named trainable tensors; a tensor backward never reached reads as zeros. */
+    private List<NDArray> liveGradients(NDManager scope, Set<String> names) {
+        List<NDArray> grads = new ArrayList<>(names.size());
+        for (String name : names) {
+            NDArray p = trainable.get(name);
+            NDArray grad = p.hasGradient() ? p.getGradient() : PrecisionOps.shared().zerosLike(p);
+            grad.attach(scope);
+            grads.add(grad);
+        }
+        return grads;
+    }
+
+    private static void zero(List<NDArray> tensors) {
+        if (!tensors.isEmpty()) {
+            PrecisionOps.shared().zero(tensors);
+        }
+    }
+
+    @Override
+    public void close() {
+        if (hostManager != deviceManager) {
+            hostManager.close();
+        }
+        deviceManager.close();
+    }
+}
