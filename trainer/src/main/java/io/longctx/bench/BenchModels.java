@@ -21,6 +21,14 @@ public final class BenchModels {
                 c.put("num_attention_heads", 8);
                 c.put("vocab_size", 32000);
             }
+            case "1b" -> {                      // TinyLlama-1.1B's shape
+                c.put("hidden_size", 2048);
+                c.put("intermediate_size", 5632);
+                c.put("num_hidden_layers", 22);
+                c.put("num_attention_heads", 32);
+                c.put("num_key_value_heads", 4);
+                c.put("vocab_size", 32000);
+            }
             case "tiny" -> {
                 c.put("hidden_size", 128);
                 c.put("intermediate_size", 344);
@@ -28,7 +36,7 @@ public final class BenchModels {
                 c.put("num_attention_heads", 4);
                 c.put("vocab_size", 512);
             }
-            default -> throw new LongctxException("--config must be small or tiny, got '" + name + "'");
+            default -> throw new LongctxException("--config must be tiny, small or 1b, got '" + name + "'");
         }
         c.put("max_position_embeddings", maxPositions);
         c.put("tie_word_embeddings", false);

@@ -11,6 +11,10 @@ import io.longctx.engine.SdpaAttention;
 import io.longctx.model.LlamaModel;
 import io.longctx.model.LlamaWeights;
 import io.longctx.model.ModelConfig;
+import io.longctx.lora.LoraAdapters;
+import io.longctx.lora.LoraConfig;
+import io.longctx.plan.MemoryPlanner;
+import io.longctx.plan.PlanInput;
 import io.longctx.precision.Offload;
 import io.longctx.precision.TrainingWeights;
 import io.longctx.profile.OpProfile;
@@ -27,7 +31,9 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.LinkedHashSet;
 import java.util.Random;
+import java.util.Set;
 
 /**
  * Full training steps (forward, backward, clipping, AdamW) of a reference model at one length, exactly as the trainer
@@ -35,6 +41,9 @@ import java.util.Random;
  * heap before and after (both must stay flat).
  */
 public final class StepBenchmark {
+    /** The adapters a LoRA measurement trains: the recipe defaults. */
+    static final LoraConfig LORA = new LoraConfig(8, 16, LoraConfig.DEFAULT_TARGETS, LoraConfig.DEFAULT_EXTRA);
+
     private StepBenchmark() {
     }
 
@@ -44,8 +53,8 @@ public final class StepBenchmark {
      */
     public static Map<String, Object> run(String configName, int length, int checkpointLayers, String attentionName,
             int warmup, int steps, Device device, Path profileTrace) {
-        return run(configName, length, checkpointLayers, attentionName, 0, Precision.FP32, Offload.NONE, warmup,
-                steps, device, profileTrace);
+        return run(configName, length, checkpointLayers, attentionName, 0, Precision.FP32, Offload.NONE, false,
+                warmup, steps, device, profileTrace);
     }
 
     /**
@@ -53,15 +62,21 @@ public final class StepBenchmark {
      *     of this many tokens (positions restart and attention stops at each boundary)
      */
     public static Map<String, Object> run(String configName, int length, int checkpointLayers, String attentionName,
-            int documentTokens, Precision precision, Offload offload, int warmup, int steps, Device device,
-            Path profileTrace) {
+            int documentTokens, Precision precision, Offload offload, boolean lora, int warmup, int steps,
+            Device device, Path profileTrace) {
         ModelConfig config = BenchModels.config(configName, length);
         Attention attention = attentionName.equals("plain") ? new PlainAttention() : SdpaAttention.create();
         try (NDManager manager = NDManager.newBaseManager(device)) {
             TrainingWeights trainable;
             try (NDManager host = NDManager.newBaseManager(Device.cpu())) {
                 LlamaWeights initial = Parameters.randomInit(config, 0.02, 1, host);
-                trainable = TrainingWeights.place(initial, initial.tensors().keySet(), precision, offload, manager);
+                Set<String> names = new LinkedHashSet<>(initial.tensors().keySet());
+                if (lora) {
+                    initial = initial.withAdapters(LoraAdapters.init(config, LORA, 1, host), LORA.scale());
+                    names = new LinkedHashSet<>(LORA.adapterShapes(config).keySet());
+                    names.addAll(Parameters.matching(initial.tensors().keySet(), LORA.extraTrainable()));
+                }
+                trainable = TrainingWeights.place(initial, names, precision, offload, manager);
             }
             try (TrainingWeights weights = trainable; AdamW optimizer = new AdamW(weights.masterManager(),
                     weights.masters(), 0.9, 0.95, 1e-8, 0.0)) {
@@ -107,6 +122,10 @@ public final class StepBenchmark {
                 result.put("attention", attentionName);
                 result.put("precision", precision.recipeName());
                 result.put("offload", offload.recipeName());
+                result.put("lora", lora);
+                PlanInput plan = new PlanInput(config, length, 1, checkpointLayers, precision, offload,
+                        lora ? LORA : null, List.of("*"), attentionName.equals("plain"), device.isGpu(), 1);
+                result.put("predicted_peak_mib", MemoryPlanner.plan(plan, Long.MAX_VALUE).devicePeak() >> 20);
                 result.put("step_s", median);
                 result.put("step_times_s", times);
                 result.put("tokens_per_s", length / median);

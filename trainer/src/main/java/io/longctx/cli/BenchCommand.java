@@ -82,6 +82,10 @@ final class BenchCommand implements Callable<Integer> {
             + "live: none (the device) or host (default ${DEFAULT-VALUE}).")
     Offload offload;
 
+    @Option(names = "--lora", split = ",", defaultValue = "off", paramLabel = "off,on", description = "Full "
+            + "fine-tuning (off) and/or LoRA rank 8 on q/k/v/o with embeddings and norms trained (on).")
+    List<String> lora;
+
     @Option(names = "--skip-attention", description = "Do not time attention alone.")
     boolean skipAttention;
 
@@ -125,6 +129,7 @@ final class BenchCommand implements Callable<Integer> {
         }
         err.printf(Locale.ROOT, "bench: fp32 matmul peak %.1f GFLOP/s%n", peak);
         List<Map<String, Object>> steps = new ArrayList<>();
+        for (String adapters : lora) {
         for (Precision p : precision) {
             for (int length : lengths) {
                 for (String setting : checkpointing) {
@@ -134,7 +139,8 @@ final class BenchCommand implements Callable<Integer> {
                             String.valueOf(length), "--checkpointing", setting.equals("on") ? "1" : "0", "--steps",
                             String.valueOf(this.steps), "--warmup", String.valueOf(warmup), "--device", device,
                             "--attention", attention, "--document-tokens", String.valueOf(documentTokens),
-                            "--precision", p.name(), "--offload", offload.name()));
+                            "--precision", p.name(), "--offload", offload.name(), "--lora",
+                            String.valueOf(adapters.equals("on"))));
                     if (profile != null) {
                         args.addAll(List.of("--profile", profile.resolve(String.format(Locale.ROOT,
                                 "step-%s-L%d-ckpt-%s-%s-%s.json", config, length, setting, attention,
@@ -147,6 +153,7 @@ final class BenchCommand implements Callable<Integer> {
                     steps.add(r);
                 }
             }
+        }
         }
         List<Map<String, Object>> attentionAlone = new ArrayList<>();
         for (int length : skipAttention ? List.<Integer>of() : lengths) {
@@ -226,20 +233,24 @@ final class BenchCommand implements Callable<Integer> {
             List<Map<String, Object>> attention) {
         out.printf(Locale.ROOT, "fp32 matmul peak: %.1f GFLOP/s; allocator: %s%n", peak,
                 steps.isEmpty() ? "-" : steps.get(0).get("allocator"));
-        out.printf(Locale.ROOT, "%5s %8s %6s %10s %10s %10s %7s %10s %s%n", "prec", "length", "ckpt", "step s",
-                "tok/s",
-                "GFLOP/s", "MFU", "peak MiB", "handles / heap / resident, before->after the timed steps");
+        out.printf(Locale.ROOT, "%5s %5s %8s %6s %10s %10s %10s %7s %10s %10s %7s %s%n", "prec", "lora", "length",
+                "ckpt", "step s", "tok/s",
+                "GFLOP/s", "MFU", "peak MiB", "plan MiB", "error", "handles / heap / resident, before->after");
         for (Map<String, Object> r : steps) {
             if (r.containsKey("error")) {
                 out.printf(Locale.ROOT, "%8s %6s failed: %s%n", r.get("length"), r.get("checkpointing"),
                         r.get("error"));
                 continue;
             }
-            out.printf(Locale.ROOT, "%5s %8d %6s %10.3f %10.0f %10.1f %6.1f%% %10d %s->%s / %s->%s MiB / %s->%s "
-                    + "MiB%n", r.get("precision"), ((Number) r.get("length")).intValue(), (Boolean) r.get("checkpointing") ? "on" : "off",
+            long measured = ((Number) r.get("peak_rss_mib")).longValue();
+            long predicted = ((Number) r.get("predicted_peak_mib")).longValue();
+            out.printf(Locale.ROOT, "%5s %5s %8d %6s %10.3f %10.0f %10.1f %6.1f%% %10d %10d %+6.1f%% %s->%s / %s->%s "
+                    + "MiB / %s->%s MiB%n", r.get("precision"), Boolean.TRUE.equals(r.get("lora")) ? "on" : "off",
+                    ((Number) r.get("length")).intValue(), (Boolean) r.get("checkpointing") ? "on" : "off",
                     ((Number) r.get("step_s")).doubleValue(), ((Number) r.get("tokens_per_s")).doubleValue(),
                     ((Number) r.get("achieved_gflops")).doubleValue(), 100 * ((Number) r.get("mfu")).doubleValue(),
-                    ((Number) r.get("peak_rss_mib")).longValue(), r.get("handles_before"), r.get("handles_after"),
+                    measured, predicted, 100.0 * (predicted - measured) / measured, r.get("handles_before"),
+                    r.get("handles_after"),
                     r.get("heap_before_mib"), r.get("heap_after_mib"), r.get("rss_before_mib"),
                     r.get("rss_after_mib"));
         }
@@ -335,12 +346,15 @@ final class BenchCommand implements Callable<Integer> {
         @Option(names = "--offload", defaultValue = "NONE")
         Offload offload;
 
+        @Option(names = "--lora", arity = "1", defaultValue = "false")
+        boolean lora;
+
         @Override
         public Integer call() {
             Device d = device.equals("gpu") ? Device.gpu() : Device.cpu();
             Map<String, Object> result = switch (kind) {
                 case "step" -> StepBenchmark.run(config, length, checkpointing, attention, documentTokens,
-                        precision, offload, warmup, steps, d, profile);
+                        precision, offload, lora, warmup, steps, d, profile);
                 case "attention" -> StepBenchmark.attention(length, heads, headDim, plain, d);
                 case "validation" -> ValidationBenchmark.run(config, length, d);
                 default -> throw new LongctxException("unknown measurement " + kind);

@@ -13,7 +13,7 @@ import picocli.CommandLine.Command;
 @Command(name = "longctx", mixinStandardHelpOptions = true, version = "longctx 0.1.0",
         description = "Extend the context window of pretrained RoPE language models.",
         subcommands = {RopeCommand.class, ScoreCommand.class, GenerateCommand.class, EvalCommand.class,
-                PackCommand.class, DataCommand.class, TrainCommand.class, ExportCommand.class,
+                PackCommand.class, DataCommand.class, PlanCommand.class, PlanTableCommand.class, TrainCommand.class, ExportCommand.class,
                 PasskeyCommand.class, DemoCommand.class, BenchCommand.class, BenchCommand.Child.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {

@@ -23,9 +23,9 @@ public final class PrecisionOps {
               def to_f32(self: __torch__.LongctxPrecisionOps, x: Tensor) -> Tensor:
                 return torch.to(torch.detach(x), 6, False, True)
               def rms_norm(self: __torch__.LongctxPrecisionOps, x: Tensor, w: Tensor, eps: Tensor) -> Tensor:
-                x32 = torch.to(x, 6)
-                rms = torch.rsqrt(torch.add(torch.mean(torch.mul(x32, x32), [-1], True), eps))
-                return torch.mul(torch.to(torch.mul(x32, rms), x.dtype), w)
+                norm = torch.linalg_vector_norm(x, 2.0, [-1], True, dtype=6)
+                rms = torch.rsqrt(torch.add(torch.div(torch.mul(norm, norm), x.size(-1)), eps))
+                return torch.mul(torch.to(torch.mul(x, rms), x.dtype), w)
               def rope(self: __torch__.LongctxPrecisionOps, x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
                 rot = cos.size(-1)
                 half = torch.floordiv(rot, 2)
@@ -88,7 +88,11 @@ public final class PrecisionOps {
         return one(precision == Precision.BF16 ? "to_bf16" : "to_f32", x);
     }
 
-    /** x / sqrt(mean(x^2) + eps) x w over the last axis, statistics in fp32, result in x's type. */
+    /**
+     * x / sqrt(mean(x^2) + eps) x w over the last axis, statistics in fp32, result in x's type. The statistic comes
+     * from an fp32-accumulated norm of x itself, so autograd keeps x (in its own type) and one fp32 value per row,
+     * never an fp32 copy of x.
+     */
     public NDArray rmsNorm(NDArray x, NDArray weight, NDArray eps) {
         return one("rms_norm", x, weight, eps);
     }

@@ -42,22 +42,31 @@ public final class Parameters {
         return LlamaWeights.of(config, manager, tensors);
     }
 
-    /** The parameters whose HF names match one of the glob patterns ("*" matches everything). */
-    public static Map<String, NDArray> select(LlamaWeights weights, List<String> patterns) {
+    /** The names that match one of the glob patterns ("*" matches everything, across dots), in their order. */
+    public static java.util.Set<String> matching(java.util.Collection<String> names, List<String> patterns) {
         List<PathMatcher> matchers = new ArrayList<>();
         for (String pattern : patterns) {
             // names are dotted, so match them as one path segment where '*' crosses dots
             matchers.add(FileSystems.getDefault().getPathMatcher("glob:" + pattern.replace("*", "**")));
         }
-        Map<String, NDArray> selected = new LinkedHashMap<>();
-        weights.tensors().forEach((name, array) -> {
+        java.util.Set<String> selected = new java.util.LinkedHashSet<>();
+        for (String name : names) {
             for (PathMatcher matcher : matchers) {
                 if (matcher.matches(Path.of(name))) {
-                    selected.put(name, array);
+                    selected.add(name);
                     break;
                 }
             }
-        });
+        }
+        return selected;
+    }
+
+    /** The parameters whose HF names match one of the glob patterns ("*" matches everything). */
+    public static Map<String, NDArray> select(LlamaWeights weights, List<String> patterns) {
+        Map<String, NDArray> selected = new LinkedHashMap<>();
+        for (String name : matching(weights.tensors().keySet(), patterns)) {
+            selected.put(name, weights.get(name));
+        }
         if (selected.isEmpty()) {
             throw new LongctxException("train.trainable " + patterns + " matches no parameter (names look like "
                     + weights.tensors().keySet().iterator().next() + ")");

@@ -17,6 +17,10 @@ import io.longctx.model.ModelConfig;
 import io.longctx.lora.BaseIdentity;
 import io.longctx.lora.LoraConfig;
 import io.longctx.lora.LoraWeights;
+import io.longctx.plan.DeviceMemory;
+import io.longctx.plan.MemoryPlan;
+import io.longctx.plan.MemoryPlanner;
+import io.longctx.plan.PlanInput;
 import io.longctx.precision.Offload;
 import io.longctx.precision.TrainingWeights;
 import io.longctx.safetensors.SafetensorsFile;
@@ -85,6 +89,7 @@ public final class Trainer {
                         + bad.reason() + ")");
             }
             Device device = device();
+            checkMemory(device);
             PackJob.Result packed = new PackJob(recipe.data(), log).run(false, resumeFrom.isPresent());
             TokenStore store = packed.store();
             store.verify();
@@ -170,6 +175,18 @@ public final class Trainer {
             return new TrainingLoop(recipe, log, session, folder, store,
                     HfConfigJson.build(architecture, recipe.model().baseConfigJson()), stopRequest, profileStep,
                     state.step()).run(state);
+        }
+    }
+
+    /** The planner's verdict before any work: a run that cannot fit the device found is refused here. */
+    private void checkMemory(Device device) {
+        MemoryPlan plan = MemoryPlanner.plan(PlanInput.of(recipe, 1), DeviceMemory.of(device));
+        log.accept(String.format(Locale.ROOT, "memory plan: peak %s per device of %s%s (scripts/longctx plan "
+                + "shows the parts)", MemoryPlan.gib(plan.devicePeak()), MemoryPlan.gib(plan.deviceMemory()),
+                device.isGpu() ? ", " + MemoryPlan.gib(plan.hostPeak()) + " on the host" : ""));
+        if (!plan.fits()) {
+            throw new LongctxException(recipe.file() + ": will not fit the " + (device.isGpu() ? "GPU" : "machine")
+                    + ": " + String.join("; ", plan.advice()));
         }
     }
 

@@ -79,6 +79,33 @@ class ShippedRecipesTest {
         assertEquals(0.95, r.train().beta2());
         assertEquals(0.0, r.train().weightDecay());
         assertEquals(RunConfig.Device.GPU, r.run().device());
+        assertPlanAsStated(r, "llama2-7b-yarn-64k.yaml", false, true);
+    }
+
+    /** The recipe's comment carries the planner's device peak, and the recipe fits the hardware it names. */
+    private static void assertPlanAsStated(Recipe r, String file, boolean fits80, boolean fits141) throws Exception {
+        io.longctx.plan.MemoryPlan plan = io.longctx.plan.MemoryPlanner.plan(io.longctx.plan.PlanInput.of(r, 1),
+                Long.MAX_VALUE);
+        String peak = String.format(java.util.Locale.ROOT, "%.1f GiB", plan.devicePeak() / 1073741824.0);
+        String text = Files.readString(configs().resolve(file));
+        assertTrue(text.contains(peak), file + " states the planner's device peak " + peak);
+        assertEquals(fits80, plan.devicePeak() <= 80L << 30, file + " on 80 GiB: " + peak);
+        assertEquals(fits141, plan.devicePeak() <= 141L << 30, file + " on 141 GiB: " + peak);
+    }
+
+    @Test
+    void llama3LoraRecipe_fitsOne80GbGpu() throws Exception {
+        Path llama3 = modelDir("llama3", """
+                {"model_type": "llama", "hidden_size": 4096, "intermediate_size": 14336, "num_hidden_layers": 32,
+                 "num_attention_heads": 32, "num_key_value_heads": 8, "vocab_size": 128256,
+                 "max_position_embeddings": 8192, "rms_norm_eps": 1e-5, "rope_theta": 500000.0}
+                """);
+        Recipe r = Recipe.load(configs().resolve("llama3-8b-yarn-64k-lora.yaml"), List.of("model.path=" + llama3));
+        assertEquals(8, r.lora().rank());
+        assertEquals(List.of("model.embed_tokens.weight", "*norm*"), r.lora().extraTrainable());
+        assertEquals(io.longctx.engine.Precision.BF16, r.run().precision());
+        assertEquals(65536, r.data().packing().seqLen());
+        assertPlanAsStated(r, "llama3-8b-yarn-64k-lora.yaml", true, true);
     }
 
     @Test
@@ -100,6 +127,7 @@ class ShippedRecipesTest {
         assertEquals(65536, r.data().packing().seqLen());
         assertEquals(200, r.train().steps());
         assertEquals(checkpoint.resolve("tokenizer/tokenizer.json"), r.data().tokenizer().path());
+        assertPlanAsStated(r, "llama2-7b-yarn-128k-from-64k.yaml", false, true);
     }
 
     @Test
@@ -115,5 +143,6 @@ class ShippedRecipesTest {
         assertEquals(1000, r.train().steps());
         assertEquals(1e-6, r.train().lr());
         assertEquals(TrainConfig.Schedule.CONSTANT, r.train().schedule());
+        assertPlanAsStated(r, "mistral-7b-yarn-64k.yaml", true, true);
     }
 }

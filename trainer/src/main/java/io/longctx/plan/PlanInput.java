@@ -1,0 +1,37 @@
+package io.longctx.plan;
+
+import io.longctx.engine.Precision;
+import io.longctx.lora.LoraConfig;
+import io.longctx.model.ModelConfig;
+import io.longctx.precision.Offload;
+import io.longctx.train.Recipe;
+import java.util.List;
+
+/**
+ * What decides a training run's memory: the architecture, one micro-batch's shape, checkpointing, precision, where
+ * the optimizer state lives, what trains, and the device.
+ *
+ * @param trainable parameter-name globs that train in full (ignored under LoRA, where extraTrainable counts)
+ * @param gpu whether the device is a CUDA GPU (else host and device are one memory)
+ * @param devices processes, one per device; until the optimizer state is sharded each holds a full replica
+ */
+public record PlanInput(ModelConfig model, int seqLen, int microBatch, int checkpointLayers, Precision precision,
+        Offload offload, LoraConfig lora, List<String> trainable, boolean plainAttention, boolean gpu,
+        int devices) {
+
+    public PlanInput {
+        trainable = List.copyOf(trainable);
+    }
+
+    public static PlanInput of(Recipe recipe, int devices) {
+        return new PlanInput(recipe.architecture(), recipe.data().packing().seqLen(), recipe.train().microBatch(),
+                recipe.run().checkpointLayers(), recipe.run().precision(), recipe.run().offload(), recipe.lora(),
+                recipe.train().trainable(), recipe.run().attention().equals("plain"),
+                recipe.run().device() == io.longctx.train.RunConfig.Device.GPU, devices);
+    }
+
+    public PlanInput withLength(int length) {
+        return new PlanInput(model, length, microBatch, checkpointLayers, precision, offload, lora, trainable,
+                plainAttention, gpu, devices);
+    }
+}

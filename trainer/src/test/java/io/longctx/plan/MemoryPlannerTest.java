@@ -1,0 +1,114 @@
+package io.longctx.plan;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.longctx.engine.Precision;
+import io.longctx.lora.LoraConfig;
+import io.longctx.model.ModelConfig;
+import io.longctx.precision.Offload;
+import io.longctx.testing.CliRun;
+import io.longctx.testing.TinyRuns;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The memory planner's arithmetic against counts done by hand, and the refusals it drives. */
+class MemoryPlannerTest {
+    private static final ModelConfig LLAMA2 = ReferenceModels.all().get("Llama-2-7B");
+    private static final long GIB = 1L << 30;
+
+    @TempDir
+    Path tmp;
+
+    private static long part(MemoryPlan plan, String prefix) {
+        return plan.parts().stream().filter(p -> p.name().startsWith(prefix)).mapToLong(MemoryPlan.Part::bytes)
+                .sum();
+    }
+
+    private static PlanInput llama2(Precision precision, Offload offload, LoraConfig lora, int length) {
+        return new PlanInput(LLAMA2, length, 1, 1, precision, offload, lora, List.of("*"), false, true, 1);
+    }
+
+    @Test
+    void fullFp32_countsSixteenBytesPerParameter_andCheckpointedInputs() {
+        long params = LLAMA2.parameterCount();
+        assertEquals(6_738_415_616L, params, "Llama-2-7B's published parameter count");
+        MemoryPlan plan = MemoryPlanner.plan(llama2(Precision.FP32, Offload.NONE, null, 65536), 80 * GIB);
+        assertEquals(4 * params, part(plan, "weights"));
+        assertEquals(0, part(plan, "master"), "fp32 without offload: the weights are the masters");
+        assertEquals(4 * params, part(plan, "gradients"));
+        assertEquals(8 * params, part(plan, "optimizer moments"));
+        // 32 layer inputs of 65,536 x 4,096 fp32 = 32 GiB, as the issue counts
+        assertEquals(32L * 65536 * 4096 * 4, part(plan, "activations saved by checkpointing"));
+        assertFalse(plan.fits());
+        assertTrue(String.join(" ", plan.advice()).contains("precision: bf16"), plan.advice().toString());
+    }
+
+    @Test
+    void bf16WithHostOffload_movesTwelveBytesPerParameterToTheHost() {
+        long params = LLAMA2.parameterCount();
+        MemoryPlan none = MemoryPlanner.plan(llama2(Precision.BF16, Offload.NONE, null, 32768), Long.MAX_VALUE);
+        MemoryPlan host = MemoryPlanner.plan(llama2(Precision.BF16, Offload.HOST, null, 32768), Long.MAX_VALUE);
+        assertEquals(12 * params, none.devicePeak() - host.devicePeak(), "fp32 masters and two moments");
+        assertEquals(2 * params, part(host, "weights"), "bf16 compute copy");
+        assertEquals(32L * 32768 * 4096 * 2, part(host, "activations saved by checkpointing"),
+                "bf16 layer inputs: half of fp32's");
+        assertTrue(host.hostPeak() >= 16 * params, "masters, moments and the update's gradients on the host");
+    }
+
+    @Test
+    void bf16ActivationsAtMostHalfOfFp32_atEightThousandTokensWithCheckpointing() {
+        ModelConfig small = io.longctx.bench.BenchModels.config("small", 8192);
+        long[] activations = new long[2];
+        for (Precision p : Precision.values()) {
+            MemoryPlan plan = MemoryPlanner.plan(new PlanInput(small, 8192, 1, 1, p, Offload.NONE, null,
+                    List.of("*"), false, false, 1), Long.MAX_VALUE);
+            activations[p.ordinal()] = part(plan, "activations") + part(plan, "one segment");
+        }
+        double ratio = (double) activations[1] / activations[0];
+        assertTrue(ratio <= 0.55, "bf16 / fp32 activations " + ratio);
+    }
+
+    @Test
+    void lora_trainsOnlyAdaptersAndExtras_overABf16Base() {
+        LoraConfig lora = new LoraConfig(8, 16, LoraConfig.DEFAULT_TARGETS, LoraConfig.DEFAULT_EXTRA);
+        MemoryPlan plan = MemoryPlanner.plan(llama2(Precision.BF16, Offload.NONE, lora, 65536), 80 * GIB);
+        long adapters = 32L * 4 * (8 * 4096 + 4096 * 8);
+        long extras = 32000L * 4096 + 65L * 4096;                  // embedding, 2 norms per layer and the final one
+        assertEquals(adapters, lora.adapterParameters(LLAMA2));
+        assertEquals((adapters + extras) * 8, part(plan, "optimizer moments"));
+        assertEquals((LLAMA2.parameterCount() + adapters) * 2, part(plan, "weights"));
+        assertTrue(plan.fits(), plan.table());
+    }
+
+    @Test
+    void planCommand_printsJsonAndTheVerdict(@TempDir Path dir) throws Exception {
+        Path recipe = TinyRuns.writeRecipe(dir, 2, "");
+        CliRun run = CliRun.of("plan", recipe.toString(), "--json", "--device-memory", "80GiB");
+        assertEquals(0, run.exitCode(), run.err());
+        Map<?, ?> json = new com.fasterxml.jackson.databind.ObjectMapper().readValue(run.out(), Map.class);
+        assertEquals(Boolean.TRUE, json.get("fits"));
+        assertTrue(((Number) json.get("device_peak_bytes")).longValue() > 0);
+        assertTrue(((Map<?, ?>) json.get("parts")).containsKey("optimizer moments (fp32, 2 per parameter)"));
+        CliRun tooSmall = CliRun.of("plan", recipe.toString(), "--device-memory", "64MiB");
+        assertEquals(1, tooSmall.exitCode(), tooSmall.err());
+        assertTrue(tooSmall.out().contains("does not fit"), tooSmall.out());
+    }
+
+    @Test
+    void train_refusesARunThatCannotFit_beforePacking() throws Exception {
+        Path recipe = TinyRuns.writeRecipe(tmp, 2, "");
+        String huge = Files.readString(recipe).replace("hidden_size: 32, intermediate_size: 64, num_hidden_layers: 2",
+                "hidden_size: 16384, intermediate_size: 65536, num_hidden_layers: 64");
+        Files.writeString(recipe, huge);
+        CliRun run = CliRun.of("train", recipe.toString());
+        assertEquals(2, run.exitCode(), run.err());
+        assertTrue(run.errorLine().contains("will not fit"), run.err());
+        assertFalse(Files.exists(tmp.resolve("store")), "nothing was packed");
+    }
+}
