@@ -80,13 +80,13 @@ public final class MemoryPlanner {
             int k = in.checkpointLayers();
             int segments = (layers + k - 1) / k;
             segmentInputs = segments * residual;
-            recompute = Math.min(k, layers) * perLayerToken * tokens;
+            recompute = Math.min(k, layers) * heldPerLayerToken(in, h, q, (long) m.numKvHeads() * m.headDim(), inter, e)
+                    * tokens;
             parts.add(new Part("activations saved by checkpointing (" + segments + " segment inputs)", segmentInputs,
                     Where.DEVICE));
         }
-        // backward of one layer: autograd holds the gradients of what the layer saved while it consumes them, at
-        // most as many bytes again
-        long layerBackward = perLayerToken * tokens;
+        // backward of one layer: the gradients flowing through it, of the residual stream and the MLP intermediates
+        long layerBackward = tokens * 2 * (h + inter) * e;
         long chunk = (long) in.microBatch() * Math.min(in.seqLen(), ChunkedNll.CHUNK);
         // logits, their fp32 log-softmax (saved), and in backward the fp32 gradient and the logits' gradient
         long head = chunk * m.vocabSize() * (2L * e + 2 * FP32 + (e == FP32 ? 0 : FP32))
@@ -154,6 +154,28 @@ public final class MemoryPlanner {
         }
         long bytes = elements * e + (long) in.model().numHeads() * FP32;   // the kernel's log-sum-exp per head
         return bytes + 2 * FP32;                                            // each norm's fp32 statistic
+    }
+
+    /**
+     * Bytes per token that one layer's forward creates and that stay alive until its segment's backward ends (the
+     * segment's scope holds every intermediate, not only what autograd saves): each norm's output and normalised
+     * value, the q/k/v projections and their RoPE'd copies, key/value heads repeated for the kernel (grouped-query
+     * attention only), the attention output and its merged copy, the output projection, residual, MLP output, the
+     * five MLP intermediates, and each LoRA adapter's intermediates.
+     */
+    static long heldPerLayerToken(PlanInput in, long h, long q, long kv, long inter, int e) {
+        // the kernel's repeated key/value heads exist only under grouped-query attention
+        long repeated = kv < q ? 2 * q : 0;
+        long elements = 8 * h + 4 * q + repeated + 3 * kv + 5 * inter;
+        if (in.lora() != null) {
+            // per adapted projection: x A^T (rank), its product with B^T, that scaled, and the sum with the base
+            Map<String, Long> outputs = Map.of("q_proj", q, "k_proj", kv, "v_proj", kv, "o_proj", h,
+                    "gate_proj", inter, "up_proj", inter, "down_proj", h);
+            for (String target : in.lora().targets()) {
+                elements += in.lora().rank() + 3 * outputs.get(target);
+            }
+        }
+        return elements * e + (long) in.model().numHeads() * FP32 + 2 * FP32;
     }
 
     private static List<String> advice(PlanInput in, List<Part> parts, long device, long memory, long trained,
