@@ -145,12 +145,27 @@ public final class MemoryPlanner {
      * normalised value, output and fp32 statistic, q and k after RoPE and v (the
      * kernel saves key/value heads repeated to the query heads), the attention output and its merged copy, the
      * residual, and five MLP intermediates (gate input, its sigmoid, the SiLU, up, their product); LoRA adds each
-     * adapter's rank-sized middle.
+     * adapter's rank-sized middle and drops the inputs of frozen projections without an adapter.
      */
     static long savedPerLayerToken(PlanInput in, long h, long q, long inter, int e) {
         long elements = 6 * h + 5 * q + 5 * inter;
         if (in.lora() != null) {
             elements += (long) in.lora().targets().size() * in.lora().rank();
+            // a frozen projection needs only its weight in backward, so its input is saved only where an adapter
+            // (whose A needs it) sits on it: the q/k/v input, o_proj's, gate/up's, down_proj's
+            List<String> t = in.lora().targets();
+            if (!t.contains("q_proj") && !t.contains("k_proj") && !t.contains("v_proj")) {
+                elements -= h;
+            }
+            if (!t.contains("o_proj")) {
+                elements -= q;
+            }
+            if (!t.contains("gate_proj") && !t.contains("up_proj")) {
+                elements -= h;
+            }
+            if (!t.contains("down_proj")) {
+                elements -= inter;
+            }
         }
         long bytes = elements * e + (long) in.model().numHeads() * FP32;   // the kernel's log-sum-exp per head
         return bytes + 2 * FP32;                                            // each norm's fp32 statistic
