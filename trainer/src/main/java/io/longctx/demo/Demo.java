@@ -104,7 +104,8 @@ public final class Demo {
     private void export(Path runDir, Path out) {
         Path checkpoint = new Checkpoints(runDir).newestValid(log)
                 .orElseThrow(() -> new LongctxException(runDir + ": no checkpoint to export"));
-        Exporter.export(checkpoint, out, 4L << 30, DType.F32, Exporter.baseModelDir(checkpoint).orElse(null));
+        Exporter.export(checkpoint, out, 4L << 30, DType.F32, Exporter.baseModelDir(checkpoint).orElse(null),
+                io.longctx.model.HfConfigJson.Format.V4);
         log.accept("demo: exported " + checkpoint + " to " + out);
     }
 

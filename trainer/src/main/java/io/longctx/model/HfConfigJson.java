@@ -22,7 +22,7 @@ public final class HfConfigJson {
      * (131072 for Llama-3.1 with factor 8 over 8192); HF's dynamic NTK reads it as the original context; the others
      * name factor x original.
      */
-    static long maxPositions(ModelConfig config, RopeScaling scaling, int original) {
+    public static long maxPositions(ModelConfig config, RopeScaling scaling, int original) {
         return switch (scaling.ropeType()) {
             case "llama3" -> config.maxPositions();
             case "dynamic" -> original;
@@ -85,7 +85,9 @@ public final class HfConfigJson {
                 out.putNull("rope_scaling");
             } else if (form instanceof RopeScaling.HfForm.AsRopeScaling rope) {
                 out.set("rope_scaling", MAPPER.valueToTree(rope.ropeScaling()));
-                if (scaling.ropeType().equals("longrope")) {
+                // longrope reads it there; for linear it records the context the factor extends (HF's linear has no
+                // key of its own for it), so a re-export does not multiply the factor in again
+                if (scaling.ropeType().equals("longrope") || scaling.ropeType().equals("linear")) {
                     out.put("original_max_position_embeddings", original);
                 }
             }
@@ -95,6 +97,33 @@ public final class HfConfigJson {
         if (out.hasNonNull("sliding_window")) {
             out.put("sliding_window", out.path("max_position_embeddings").asLong());
         }
+        return out;
+    }
+
+    /** The config.json layouts transformers reads: v4's rope_scaling + rope_theta, v5's rope_parameters. */
+    public enum Format {
+        V4, V5
+    }
+
+    /**
+     * A v4 config in the requested layout. v5 keeps the RoPE settings in one {@code rope_parameters} object: the
+     * scaling keys with {@code rope_type} ("default" when unscaled) and {@code rope_theta} inside.
+     */
+    public static ObjectNode inFormat(ObjectNode v4, Format format) {
+        ObjectNode out = v4.deepCopy();
+        if (format == Format.V4) {
+            return out;
+        }
+        ObjectNode parameters = MAPPER.createObjectNode();
+        JsonNode scaling = out.remove("rope_scaling");
+        if (scaling != null && scaling.isObject()) {
+            parameters.setAll((ObjectNode) scaling);
+        } else {
+            parameters.put("rope_type", "default");
+        }
+        JsonNode theta = out.remove("rope_theta");
+        parameters.set("rope_theta", theta == null ? MAPPER.getNodeFactory().numberNode(10000.0) : theta);
+        out.set("rope_parameters", parameters);
         return out;
     }
 }

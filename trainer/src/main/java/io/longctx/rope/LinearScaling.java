@@ -2,8 +2,17 @@ package io.longctx.rope;
 
 import java.util.Map;
 
-/** Position interpolation ({@code linear}): every frequency divided by s. */
-public record LinearScaling(double factor) implements RopeScaling {
+/**
+ * Position interpolation ({@code linear}): every frequency divided by s.
+ *
+ * @param originalContext the context the factor extends, recorded so a re-export does not multiply it again
+ */
+public record LinearScaling(double factor, int originalContext) implements RopeScaling {
+    @Override
+    public int originalContext(int fallback) {
+        return originalContext;
+    }
+
     @Override
     public String ropeType() {
         return "linear";

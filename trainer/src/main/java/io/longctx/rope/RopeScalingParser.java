@@ -65,7 +65,7 @@ public final class RopeScalingParser {
         }
         RopeScaling scaling = switch (type) {
             case "default", "none" -> new NoScaling();
-            case "linear" -> new LinearScaling(factor(node));
+            case "linear" -> new LinearScaling(factor(node), original(node));
             case "ntk", "ntk_aware", "ntk-aware" -> new NtkAwareScaling(factor(node));
             case "dynamic" -> new DynamicNtkScaling(factor(node), original(node));
             case "yarn", "dynamic_yarn", "dynamic-yarn" -> yarn(node, !type.equals("yarn"));

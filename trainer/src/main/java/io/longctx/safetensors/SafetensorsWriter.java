@@ -132,7 +132,7 @@ public final class SafetensorsWriter {
                                     + row + ", " + to + ") of shape " + java.util.Arrays.toString(shape));
                         }
                         for (int from = 0; from < values.length; from += ENCODE_CHUNK) {
-                            out.write(encode(values, from, Math.min(values.length, from + ENCODE_CHUNK)));
+                            out.write(encode(dtype, values, from, Math.min(values.length, from + ENCODE_CHUNK)));
                         }
                     }
                 }
@@ -145,7 +145,8 @@ public final class SafetensorsWriter {
         }
     }
 
-    private byte[] encode(float[] values, int from, int to) {
+    /** values[from, to) as little-endian F32, BF16 (round to nearest even) or F16 bytes. */
+    public static byte[] encode(DType dtype, float[] values, int from, int to) {
         ByteBuffer buffer = ByteBuffer.allocate((to - from) * dtype.bytes()).order(ByteOrder.LITTLE_ENDIAN);
         for (int i = from; i < to; i++) {
             float v = values[i];

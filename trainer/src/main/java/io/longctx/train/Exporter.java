@@ -1,5 +1,6 @@
 package io.longctx.train;
 
+import io.longctx.model.TensorSource;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -48,12 +49,17 @@ public final class Exporter {
      * @param shardBytes largest shard; the weights go to one model.safetensors when they fit
      * @param dtype F32, F16 or BF16 for the exported weights
      */
-    /** @param baseModelDir the base model's folder (its generation_config.json is copied), or null */
-    public static void export(Path checkpoint, Path out, long shardBytes, DType dtype, Path baseModelDir) {
+    /**
+     * @param baseModelDir the base model's folder (its generation_config.json is copied), or null
+     * @param format config.json layout (transformers v4 or v5)
+     */
+    public static void export(Path checkpoint, Path out, long shardBytes, DType dtype, Path baseModelDir,
+            io.longctx.model.HfConfigJson.Format format) {
         try {
             Files.createDirectories(out);
             ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
-            ObjectNode config = (ObjectNode) json.readTree(checkpoint.resolve("config.json").toFile());
+            ObjectNode config = io.longctx.model.HfConfigJson.inFormat(
+                    (ObjectNode) json.readTree(checkpoint.resolve("config.json").toFile()), format);
             config.put("torch_dtype", switch (dtype) {
                 case BF16 -> "bfloat16";
                 case F16 -> "float16";
@@ -77,6 +83,33 @@ public final class Exporter {
             }
         } catch (IOException e) {
             throw new LongctxException(out + ": cannot export (" + e.getMessage() + ")");
+        }
+    }
+
+    /**
+     * Writes the checkpoint as one GGUF file for llama.cpp (LoRA adapters merged into the base), its vocabulary from
+     * the checkpoint's tokenizer.json.
+     */
+    public static void exportGguf(Path checkpoint, Path file, DType dtype) {
+        io.longctx.model.ModelConfig config = io.longctx.model.ModelConfig.load(checkpoint);
+        String problem = io.longctx.gguf.GgufExport.problem(config);
+        if (problem != null) {
+            throw new LongctxException(checkpoint + ": " + problem);
+        }
+        Path tokenizer = checkpoint.resolve("tokenizer").resolve(io.longctx.data.tokenize.TextTokenizer.FILE_NAME);
+        if (!Files.isRegularFile(tokenizer)) {
+            throw new LongctxException(checkpoint + ": no tokenizer/tokenizer.json; a GGUF file needs the vocabulary");
+        }
+        io.longctx.gguf.GgufVocabulary vocabulary = io.longctx.gguf.GgufVocabulary.fromTokenizerJson(tokenizer,
+                config.vocabSize(), config.bosTokenId(), config.eosTokenId());
+        if (Checkpoints.isLora(checkpoint)) {
+            try (LoraExport.Merged merged = LoraExport.merged(checkpoint)) {
+                io.longctx.gguf.GgufExport.write(config, merged.source(), vocabulary, dtype, file);
+            }
+        } else {
+            try (SafetensorsFile weights = SafetensorsFile.open(checkpoint.resolve(Checkpoints.MODEL))) {
+                io.longctx.gguf.GgufExport.write(config, TensorSource.of(weights), vocabulary, dtype, file);
+            }
         }
     }
 

@@ -1,5 +1,6 @@
 package io.longctx.train;
 
+import io.longctx.model.TensorSource;
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;

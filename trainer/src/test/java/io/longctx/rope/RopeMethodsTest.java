@@ -23,7 +23,7 @@ class RopeMethodsTest {
 
     @Test
     void linear_dividesEveryFrequencyByFactor() {
-        RopeFrequencies f = new LinearScaling(4).frequencies(LLAMA2, 4096);
+        RopeFrequencies f = new LinearScaling(4, 4096).frequencies(LLAMA2, 4096);
         for (int i = 0; i < f.pairs(); i++) {
             assertEquals(Math.pow(10000, -2.0 * i / 128) / 4, f.invFreq(i), 1e-7 * f.invFreq(i) + 1e-12);
             assertEquals(RopeFrequencies.Band.INTERPOLATED, f.band(i));

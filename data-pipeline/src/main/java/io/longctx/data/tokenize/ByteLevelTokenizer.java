@@ -26,7 +26,7 @@ public final class ByteLevelTokenizer {
     }
 
     /** GPT-2's reversible map from bytes to printable code points, which the ByteLevel pre-tokenizer applies. */
-    static int[] byteToCodePoint() {
+    public static int[] byteToCodePoint() {
         int[] map = new int[256];
         boolean[] printable = new boolean[256];
         for (int b = '!'; b <= '~'; b++) {

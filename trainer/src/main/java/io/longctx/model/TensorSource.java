@@ -1,4 +1,4 @@
-package io.longctx.train;
+package io.longctx.model;
 
 import ai.djl.ndarray.NDArray;
 import io.longctx.engine.Tensors;
@@ -8,7 +8,7 @@ import java.util.List;
 import java.util.Map;
 
 /** Named tensors an export reads row slice by row slice: a checkpoint file, or tensors in memory. */
-interface TensorSource {
+public interface TensorSource {
     List<String> names();
 
     long[] shape(String name);
