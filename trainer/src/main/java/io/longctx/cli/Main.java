@@ -14,6 +14,7 @@ import picocli.CommandLine.Command;
         description = "Extend the context window of pretrained RoPE language models.",
         subcommands = {RopeCommand.class, ScoreCommand.class, GenerateCommand.class, EvalCommand.class,
                 PackCommand.class, DataCommand.class, PlanCommand.class, PlanTableCommand.class, TrainCommand.class, ExportCommand.class,
+                VerifyExportCommand.class,
                 PasskeyCommand.class, DemoCommand.class, BenchCommand.class, BenchCommand.Child.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {

@@ -3,6 +3,9 @@ package io.longctx.demo;
 import io.longctx.LongctxException;
 import io.longctx.Progress;
 import io.longctx.eval.ModelSession;
+import io.longctx.eval.TokenInput;
+import io.longctx.gguf.ExportAgreement;
+import io.longctx.gguf.LlamaCppCheck;
 import io.longctx.eval.PasskeyStudy;
 import io.longctx.eval.PerplexityStudy;
 import io.longctx.model.ModelConfig;
@@ -58,7 +61,7 @@ public final class Demo {
         }
         timed("stage 2: extend", () -> train(extend));
         Path extended = plan.out().resolve("extended-model");
-        export(extend.output().dir(), extended);
+        Path extendedCheckpoint = export(extend.output().dir(), extended);
 
         ModelConfig base = ModelConfig.load(plan.baseDir());
         int original = base.maxPositions();
@@ -87,8 +90,12 @@ public final class Demo {
         });
         PasskeyStudy.write(plan.out(), "passkey-base", passkey.get(0), 1234);
         PasskeyStudy.write(plan.out(), "passkey-extended", passkey.get(1), 1234);
+        String[] llamaCpp = new String[1];
+        timed("export check: llama.cpp", () -> llamaCpp[0] = checkWithLlamaCpp(extendedCheckpoint, extended, files,
+                Math.min(target, 4 * original)));
         double total = (System.nanoTime() - start) / 1e9;
-        Path report = new Report(plan, pretrain, extend, reusedBase, perplexity, passkey, timings, total).write();
+        Path report = new Report(plan, pretrain, extend, reusedBase, perplexity, passkey, llamaCpp[0], timings,
+                total).write();
         log.accept(String.format(Locale.ROOT, "demo: done in %s", Progress.formatDuration(total)));
         return report;
     }
@@ -101,12 +108,42 @@ public final class Demo {
         }
     }
 
-    private void export(Path runDir, Path out) {
+    /**
+     * The extended model as GGUF, run by a real llama.cpp on the start of a held-out document longer than the
+     * original context; returns the report's line.
+     */
+    private String checkWithLlamaCpp(Path checkpoint, Path extended, List<Path> files, int length) {
+        Path gguf = plan.out().resolve("extended-model.gguf");
+        Exporter.exportGguf(checkpoint, gguf, DType.F32);
+        log.accept("demo: exported " + checkpoint + " to " + gguf);
+        StringBuilder why = new StringBuilder();
+        java.util.Optional<LlamaCppCheck> llamaCpp = LlamaCppCheck.locate(why::append);
+        if (llamaCpp.isEmpty()) {
+            log.accept("demo: " + why);
+            return "llama.cpp check not run: " + why;
+        }
+        try (ModelSession session = ModelSession.open(extended, null, plan.attention())) {
+            int[] document = TokenInput.document(session, files.get(0));
+            int[] ids = java.util.Arrays.copyOf(document, Math.min(length, document.length));
+            LlamaCppCheck.Result theirs = llamaCpp.get().run(gguf, session.model.config().vocabSize(), ids, 20, null,
+                    plan.out().resolve("llama-cpp"));
+            ExportAgreement agreement = ExportAgreement.measure(session.model, session.manager, ids, theirs);
+            log.accept("demo: llama.cpp vs longctx: " + agreement.summary());
+            return String.format(Locale.ROOT, "llama.cpp agrees with longctx on the extended model: max |delta log p|"
+                    + " = %.1e, greedy tokens identical: %s (%d tokens of %s, beyond the original context; argmax "
+                    + "%d/%d; %d greedy tokens)", agreement.maxAbsLogProbDifference(),
+                    agreement.greedyIdentical() ? "yes" : "no", ids.length, files.get(0).getFileName(),
+                    agreement.argmaxAgreements(), agreement.positions(), agreement.greedyOurs().length);
+        }
+    }
+
+    private Path export(Path runDir, Path out) {
         Path checkpoint = new Checkpoints(runDir).newestValid(log)
                 .orElseThrow(() -> new LongctxException(runDir + ": no checkpoint to export"));
         Exporter.export(checkpoint, out, 4L << 30, DType.F32, Exporter.baseModelDir(checkpoint).orElse(null),
                 io.longctx.model.HfConfigJson.Format.V4);
         log.accept("demo: exported " + checkpoint + " to " + out);
+        return checkpoint;
     }
 
     private void timed(String stage, Runnable work) {

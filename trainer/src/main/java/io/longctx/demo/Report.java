@@ -26,11 +26,13 @@ final class Report {
     private final List<PerplexityStudy.VariantResult> perplexity;
     private final List<PasskeyStudy.Result> passkey;
     private final Map<String, Double> timings;
+    private final String llamaCpp;
     private final double totalSeconds;
 
     Report(DemoPlan plan, Recipe pretrain, Recipe extend, boolean reusedBase,
-            List<PerplexityStudy.VariantResult> perplexity, List<PasskeyStudy.Result> passkey,
+            List<PerplexityStudy.VariantResult> perplexity, List<PasskeyStudy.Result> passkey, String llamaCpp,
             Map<String, Double> timings, double totalSeconds) {
+        this.llamaCpp = llamaCpp;
         this.plan = plan;
         this.pretrain = pretrain;
         this.extend = extend;
@@ -89,6 +91,10 @@ final class Report {
         for (Check check : checks(original, target)) {
             md.append(check.markdown()).append('\n');
         }
+        md.append("\n## Serving with llama.cpp\n\n");
+        md.append(llamaCpp).append(".\n\n");
+        md.append("The GGUF file carries YaRN as llama.cpp reads it (rope.scaling.type yarn, factor, original "
+                + "context length); next-token distributions compared with an F32 KV cache and flash attention off.\n");
         md.append("\n## Passkey retrieval\n\n");
         for (PasskeyStudy.Result r : passkey) {
             md.append(String.format(Locale.ROOT, "%s: mean accuracy %.0f%% over %d lengths x %d depths x %d trials."
@@ -107,6 +113,7 @@ final class Report {
         md.append("- `passkey-base.json`, `passkey-extended.json`: every trial's key, answer and output\n");
         md.append("- `extended-model/`: the fine-tuned model as an HF directory (config.json with rope_scaling, "
                 + "model.safetensors, tokenizer.json)\n");
+        md.append("- `extended-model.gguf`: the same model as one GGUF file for llama.cpp and Ollama\n");
         Path file = plan.out().resolve("report.md");
         try {
             Files.createDirectories(plan.out());

@@ -59,6 +59,7 @@ public record Recipe(Path file, ModelSource model, RopeScaling ropeScaling, Data
         boolean ropeOk = ropeNode.isMissing() || scaling != null;
         if (base != null && ropeOk) {
             checkScaling(root, base, scaling);
+            checkExports(root, base, scaling, output);
             checkLengths(root, base, scaling, data);
             checkEvalLengths(root, eval, data);
             checkBatchMemory(root, train, data);
@@ -79,6 +80,17 @@ public record Recipe(Path file, ModelSource model, RopeScaling ropeScaling, Data
         }
         if (effective.hfForm(base.ropeGeometry()) instanceof RopeScaling.HfForm.NotExportable no) {
             where.get("rope_type").problem(no.reason() + " (every checkpoint carries an HF config.json)");
+        }
+    }
+
+    /** Each requested export format must carry the trained scaling: decided now, not after training. */
+    private static void checkExports(RecipeNode root, ModelConfig base, RopeScaling scaling, OutputConfig output) {
+        if (output.export().contains(OutputConfig.ExportFormat.GGUF)) {
+            ModelConfig trained = scaling == null ? base : base.withRopeScaling(scaling);
+            String problem = io.longctx.gguf.GgufExport.problem(trained);
+            if (problem != null) {
+                root.get("output").get("export").problem(problem);
+            }
         }
     }
 

@@ -98,10 +98,15 @@ public final class Trainer {
                 requireSameData(resumeFrom.get(), store, packed);
             }
             installSignalHandlers();
+            int code;
             try (NDManager manager = NDManager.newBaseManager(device);
                     AttentionHolder attention = new AttentionHolder(recipe.run().attention())) {
-                return train(folder, store, resumeFrom, manager, attention.get());
+                code = train(folder, store, resumeFrom, manager, attention.get());
             }
+            if (code == EXIT_DONE) {
+                exportFinal();
+            }
+            return code;
         }
     }
 
@@ -175,6 +180,29 @@ public final class Trainer {
             return new TrainingLoop(recipe, log, session, folder, store,
                     HfConfigJson.build(architecture, recipe.model().baseConfigJson()), stopRequest, profileStep,
                     state.step()).run(state);
+        }
+    }
+
+    /**
+     * The recipe's output.export formats, from the final checkpoint, under the run folder's export/, in the run's
+     * precision (bf16 runs export bf16, fp32 runs fp32).
+     */
+    private void exportFinal() {
+        if (recipe.output().export().isEmpty()) {
+            return;
+        }
+        Path checkpoint = Exporter.resolveCheckpoint(recipe.output().dir(), log);
+        io.longctx.safetensors.DType dtype = recipe.run().precision() == io.longctx.engine.Precision.BF16
+                ? io.longctx.safetensors.DType.BF16 : io.longctx.safetensors.DType.F32;
+        for (OutputConfig.ExportFormat format : recipe.output().export()) {
+            Path out = recipe.output().exportPath(format);
+            if (format == OutputConfig.ExportFormat.HF) {
+                Exporter.export(checkpoint, out, 4L << 30, dtype,
+                        Exporter.baseModelDir(checkpoint).orElse(null), HfConfigJson.Format.V4);
+            } else {
+                Exporter.exportGguf(checkpoint, out, dtype);
+            }
+            log.accept("exported " + checkpoint.getFileName() + " as " + format.recipeName() + " to " + out);
         }
     }
 
