@@ -37,7 +37,8 @@ class LlamaCppTokenizerTest {
             + "little or no money in my purse, and nothing particular to interest me on shore, I thought I would "
             + "sail about a little and see the watery part of the world. It is a way I have of driving off the "
             + "spleen and regulating the circulation. 1851 was the year; 2024 is another.";
-    private static final String TEXT = "The whale, the sea; and the ship's captain — 12345 Ünïcode\ttabs\n\nnew  lines.";
+    private static final String TEXT = "The little part of the world, and the money I'd thought about — 12345 Ünïcode"
+            + "\ttabs\n\nnew  lines.";
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private static LlamaCppCheck llamaCpp;
@@ -63,7 +64,7 @@ class LlamaCppTokenizerTest {
         for (int b = 0; b < 256; b++) {
             vocab.put(new String(Character.toChars(printable[b])), b);
         }
-        List<String> merges = learnMerges(symbols, vocab, 60);
+        List<String> merges = learnMerges(symbols, vocab, 120, "Ġ");
         ObjectNode root = tokenizerJson(vocab, merges, List.of("<|begin_of_text|>", "<|end_of_text|>"));
         ArrayNode sequence = root.putObject("pre_tokenizer").put("type", "Sequence").putArray("pretokenizers");
         ObjectNode split = sequence.addObject().put("type", "Split");
@@ -93,7 +94,7 @@ class LlamaCppTokenizerTest {
         for (String s : symbols) {
             vocab.putIfAbsent(s, vocab.size());
         }
-        List<String> merges = learnMerges(symbols, vocab, 60);
+        List<String> merges = learnMerges(symbols, vocab, 120, "▁");
         ObjectNode root = tokenizerJson(vocab, merges, List.of());
         ArrayNode normalizers = root.putObject("normalizer").put("type", "Sequence").putArray("normalizers");
         normalizers.addObject().put("type", "Prepend").put("prepend", "▁");
@@ -174,13 +175,14 @@ class LlamaCppTokenizerTest {
     }
 
     /** Classic BPE training: repeatedly merge the most frequent adjacent pair (ties: first seen), adding to vocab. */
-    private static List<String> learnMerges(List<String> symbols, Map<String, Integer> vocab, int count) {
+    private static List<String> learnMerges(List<String> symbols, Map<String, Integer> vocab, int count,
+            String wordStart) {
         List<String> seq = new ArrayList<>(symbols);
         List<String> merges = new ArrayList<>();
         for (int n = 0; n < count; n++) {
             Map<String, Integer> counts = new LinkedHashMap<>();
             for (int i = 0; i + 1 < seq.size(); i++) {
-                if (seq.get(i).contains(" ") || seq.get(i + 1).contains(" ")) {
+                if (seq.get(i + 1).startsWith(wordStart)) { // within words, as a pre-tokenized corpus would be
                     continue;
                 }
                 counts.merge(seq.get(i) + " " + seq.get(i + 1), 1, Integer::sum);
