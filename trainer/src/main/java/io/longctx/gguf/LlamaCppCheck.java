@@ -56,24 +56,32 @@ public final class LlamaCppCheck {
         }
     }
 
-    /** The check, or empty with the reason it cannot run here (no node, package not installed). */
+    /**
+     * The check, installing the pinned package from its lock file on first use (npm ci, about 10 s and 83 MB), or
+     * empty with the reason it cannot run here (no node, no registry).
+     */
     public static java.util.Optional<LlamaCppCheck> locate(java.util.function.Consumer<String> whyNot) {
         Path dir = directory();
         if (dir == null) {
             whyNot.accept("llama.cpp check unavailable: scripts/llama-cpp not found (set -D" + DIR_PROPERTY + ")");
             return java.util.Optional.empty();
         }
-        if (!Files.isDirectory(dir.resolve("node_modules/node-llama-cpp"))
-                || !Files.isDirectory(dir.resolve("node_modules/@node-llama-cpp/linux-x64"))) {
-            whyNot.accept("llama.cpp check unavailable: node-llama-cpp is not installed (run: npm ci --omit=optional "
-                    + "--prefix " + dir + ")");
-            return java.util.Optional.empty();
-        }
-        if (!nodeRuns()) {
+        if (!runs(dir, 30, "node", "--version")) {
             whyNot.accept("llama.cpp check unavailable: node is not on the PATH");
             return java.util.Optional.empty();
         }
+        if (!installed(dir) && !(runs(dir, 600, "npm", "ci", "--omit=optional", "--ignore-scripts", "--no-audit",
+                "--no-fund") && installed(dir))) {
+            whyNot.accept("llama.cpp check unavailable: node-llama-cpp is not installed and npm ci failed in " + dir
+                    + " (run: npm ci --omit=optional --prefix " + dir + ")");
+            return java.util.Optional.empty();
+        }
         return java.util.Optional.of(new LlamaCppCheck(dir));
+    }
+
+    private static boolean installed(Path dir) {
+        return Files.isDirectory(dir.resolve("node_modules/node-llama-cpp"))
+                && Files.isDirectory(dir.resolve("node_modules/@node-llama-cpp/linux-x64"));
     }
 
     private static Path directory() {
@@ -90,11 +98,16 @@ public final class LlamaCppCheck {
         return null;
     }
 
-    private static boolean nodeRuns() {
+    /** Runs a command in dir, its output discarded; true when it exits 0 within the time. */
+    private static boolean runs(Path dir, long seconds, String... command) {
         try {
-            Process process = new ProcessBuilder("node", "--version").redirectErrorStream(true).start();
-            process.getInputStream().readAllBytes();
-            return process.waitFor(30, TimeUnit.SECONDS) && process.exitValue() == 0;
+            Process process = new ProcessBuilder(command).directory(dir.toFile()).redirectErrorStream(true)
+                    .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+            if (!process.waitFor(seconds, TimeUnit.SECONDS)) {
+                process.destroyForcibly();
+                return false;
+            }
+            return process.exitValue() == 0;
         } catch (IOException e) {
             return false;
         } catch (InterruptedException e) {

@@ -84,7 +84,12 @@ public final class HfConfigJson {
                 out.put("rope_theta", theta.ropeTheta());
                 out.putNull("rope_scaling");
             } else if (form instanceof RopeScaling.HfForm.AsRopeScaling rope) {
-                out.set("rope_scaling", MAPPER.valueToTree(rope.ropeScaling()));
+                ObjectNode ropeScaling = MAPPER.valueToTree(rope.ropeScaling());
+                if (scaling instanceof io.longctx.rope.YarnScaling yarn && yarn.attentionFactor() != null) {
+                    // vLLM does not read HF's attention_factor; it reads attn_factor, a multiplier on 0.1 ln s + 1
+                    ropeScaling.put("attn_factor", yarn.attentionFactor() / RopeScaling.yarnMscale(yarn.factor(), 1));
+                }
+                out.set("rope_scaling", ropeScaling);
                 // longrope reads it there; for linear it records the context the factor extends (HF's linear has no
                 // key of its own for it), so a re-export does not multiply the factor in again
                 if (scaling.ropeType().equals("longrope") || scaling.ropeType().equals("linear")) {

@@ -15,7 +15,7 @@ public final class RopeScalingParser {
 
     private static final java.util.Set<String> KNOWN_KEYS = java.util.Set.of("factor",
             "original_max_position_embeddings", "beta_fast", "beta_slow", "attention_factor", "mscale",
-            "mscale_all_dim", "truncate", "low_freq_factor", "high_freq_factor", "short_factor", "long_factor");
+            "mscale_all_dim", "truncate", "attn_factor", "low_freq_factor", "high_freq_factor", "short_factor", "long_factor");
 
     private final int maxPositions;
     private final Integer topLevelOriginal;
@@ -89,8 +89,18 @@ public final class RopeScalingParser {
                 + betaFast + "), got " + betaSlow);
         Double attention = node.optionalNumber("attention_factor");
         node.require("attention_factor", attention == null || attention > 0, "must be positive, got " + attention);
+        double factor = factor(node);
+        // vLLM's (and llama.cpp's) form: a multiplier on top of YaRN's own 0.1 ln s + 1
+        Double multiplier = node.optionalNumber("attn_factor");
+        if (multiplier != null) {
+            double implied = multiplier * RopeScaling.yarnMscale(factor, 1.0);
+            node.require("attn_factor", multiplier > 0 && (attention == null
+                    || Math.abs(implied - attention) <= 1e-9 * Math.max(1, attention)), "must be positive and equal "
+                    + "attention_factor / (0.1 ln factor + 1) when both are given, got " + multiplier);
+            attention = attention == null ? implied : attention;
+        }
         Boolean truncate = node.optionalBool("truncate");
-        return new YarnScaling(factor(node), original(node), betaFast, betaSlow, attention,
+        return new YarnScaling(factor, original(node), betaFast, betaSlow, attention,
                 node.optionalNumber("mscale"), node.optionalNumber("mscale_all_dim"), truncate == null || truncate,
                 dynamic);
     }

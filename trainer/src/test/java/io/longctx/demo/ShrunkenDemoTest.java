@@ -51,6 +51,9 @@ class ShrunkenDemoTest {
             assertTrue(md.contains(variant), variant + " in " + md);
         }
         assertTrue(md.contains("## Checks") && md.contains("YaRN without fine-tuning beats PI"), md);
+        assertTrue(Files.isRegularFile(tmp.resolve("report/extended-model.gguf")));
+        assertTrue(md.contains("llama.cpp agrees with longctx on the extended model: max |delta log p| = ")
+                && md.contains("greedy tokens identical: yes") || md.contains("llama.cpp check not run: "), md);
         for (String file : new String[] {"perplexity.png", "loss-by-position.png", "passkey-base.png",
             "passkey-extended.png", "results.json", "extended-model/config.json", "extended-model/tokenizer.json"}) {
             assertTrue(Files.isRegularFile(tmp.resolve("report").resolve(file)), file);

@@ -104,4 +104,13 @@ class HfConfigJsonTest {
                 HfConfigJson.Format.V5);
         assertEquals("default", unscaled.path("rope_parameters").path("rope_type").asText());
     }
+
+    @Test
+    void yarnAttentionFactor_isAlsoWrittenInVllmsForm_andReadsBackEqual() throws Exception {
+        YarnScaling yarn = new YarnScaling(16, 4096, 32, 1, 1.3, null, null, true, false);
+        JsonNode out = export(LLAMA2, c -> c.withRopeScaling(yarn));
+        assertEquals(1.3, out.path("rope_scaling").path("attention_factor").asDouble());
+        assertEquals(1.3 / (0.1 * Math.log(16) + 1), out.path("rope_scaling").path("attn_factor").asDouble(), 1e-12);
+        assertEquals(yarn, ModelConfig.parse(out, "exported").ropeScaling());
+    }
 }
