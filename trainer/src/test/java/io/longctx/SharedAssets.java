@@ -35,4 +35,20 @@ public final class SharedAssets {
                 "skipped: ../shared/models/stories260K is not present (it ships beside the project checkout in CI)");
         return dir;
     }
+
+    /** The token ids llama2.c's reference logits were computed on (reference-logits.json's token_ids). */
+    public static int[] stories260KReferenceIds() {
+        Path file = stories260K().resolve("reference-logits.json");
+        try {
+            com.fasterxml.jackson.databind.JsonNode ids = new com.fasterxml.jackson.databind.ObjectMapper()
+                    .readTree(file.toFile()).get("token_ids");
+            int[] out = new int[ids.size()];
+            for (int i = 0; i < out.length; i++) {
+                out[i] = ids.get(i).asInt();
+            }
+            return out;
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
 }

@@ -1,21 +1,15 @@
 package io.longctx.gguf;
 
-import io.longctx.LongctxException;
+import io.longctx.AtomicFile;
 import io.longctx.safetensors.DType;
 import io.longctx.safetensors.RowSlices;
 import io.longctx.safetensors.SafetensorsWriter;
-import java.io.BufferedOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.channels.Channels;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -162,25 +156,14 @@ public final class GgufWriter {
     }
 
     public void write(Path target) {
-        Path parent = target.toAbsolutePath().getParent();
-        Path temp = parent.resolve("." + target.getFileName() + ".tmp");
-        try {
-            Files.createDirectories(parent);
-            try (FileChannel channel = FileChannel.open(temp, StandardOpenOption.CREATE,
-                    StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE);
-                    Out out = new Out(new BufferedOutputStream(Channels.newOutputStream(channel), 1 << 20))) {
-                writeHeader(out);
-                for (Map.Entry<String, Tensor> e : tensors.entrySet()) {
-                    writeData(out, e.getKey(), e.getValue());
-                    out.pad(ALIGNMENT);
-                }
-                out.flush();
-                channel.force(true);
+        AtomicFile.write(target, stream -> {
+            Out out = new Out(stream);
+            writeHeader(out);
+            for (Map.Entry<String, Tensor> e : tensors.entrySet()) {
+                writeData(out, e.getKey(), e.getValue());
+                out.pad(ALIGNMENT);
             }
-            Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        } catch (IOException e) {
-            throw new LongctxException(target + ": cannot write (" + e.getMessage() + ")");
-        }
+        });
     }
 
     private void writeHeader(Out out) throws IOException {
@@ -229,7 +212,7 @@ public final class GgufWriter {
     }
 
     /** Little-endian primitives over a stream, counting bytes for alignment. */
-    private static final class Out implements AutoCloseable {
+    private static final class Out {
         private final OutputStream stream;
         private final ByteBuffer scratch = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
         private long position;
@@ -285,13 +268,5 @@ public final class GgufWriter {
             }
         }
 
-        void flush() throws IOException {
-            stream.flush();
-        }
-
-        @Override
-        public void close() throws IOException {
-            stream.close();
-        }
     }
 }

@@ -3,18 +3,10 @@ package io.longctx.safetensors;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.longctx.LongctxException;
-import java.io.IOException;
-import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.channels.Channels;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.function.Supplier;
@@ -109,40 +101,28 @@ public final class SafetensorsWriter {
     }
 
     public void write(Path target) {
-        Path parent = target.toAbsolutePath().getParent();
-        Path temp = parent.resolve("." + target.getFileName() + ".tmp");
-        try {
-            Files.createDirectories(parent);
-            try (FileChannel channel = FileChannel.open(temp, StandardOpenOption.CREATE,
-                    StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE);
-                    OutputStream out = Channels.newOutputStream(channel)) {
-                byte[] header = headerBytes();
-                ByteBuffer length = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(header.length);
-                out.write(length.array());
-                out.write(header);
-                for (Map.Entry<String, Tensor> e : tensors.entrySet()) {
-                    long[] shape = e.getValue().shape();
-                    long rows = RowSlices.rows(shape);
-                    long per = RowSlices.rowsPerSlice(shape, sliceBytes);
-                    for (long row = 0; row < rows; row += per) {
-                        long to = Math.min(rows, row + per);
-                        float[] values = e.getValue().values().rows(row, to);
-                        if (values.length != (to - row) * RowSlices.rowElements(shape)) {
-                            throw new IllegalArgumentException(e.getKey() + ": " + values.length + " values for rows ["
-                                    + row + ", " + to + ") of shape " + java.util.Arrays.toString(shape));
-                        }
-                        for (int from = 0; from < values.length; from += ENCODE_CHUNK) {
-                            out.write(encode(dtype, values, from, Math.min(values.length, from + ENCODE_CHUNK)));
-                        }
+        io.longctx.AtomicFile.write(target, out -> {
+            byte[] header = headerBytes();
+            ByteBuffer length = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(header.length);
+            out.write(length.array());
+            out.write(header);
+            for (Map.Entry<String, Tensor> e : tensors.entrySet()) {
+                long[] shape = e.getValue().shape();
+                long rows = RowSlices.rows(shape);
+                long per = RowSlices.rowsPerSlice(shape, sliceBytes);
+                for (long row = 0; row < rows; row += per) {
+                    long to = Math.min(rows, row + per);
+                    float[] values = e.getValue().values().rows(row, to);
+                    if (values.length != (to - row) * RowSlices.rowElements(shape)) {
+                        throw new IllegalArgumentException(e.getKey() + ": " + values.length + " values for rows ["
+                                + row + ", " + to + ") of shape " + java.util.Arrays.toString(shape));
+                    }
+                    for (int from = 0; from < values.length; from += ENCODE_CHUNK) {
+                        out.write(encode(dtype, values, from, Math.min(values.length, from + ENCODE_CHUNK)));
                     }
                 }
-                out.flush();
-                channel.force(true);
             }
-            Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        } catch (IOException e) {
-            throw new LongctxException(target + ": cannot write (" + e.getMessage() + ")");
-        }
+        });
     }
 
     /** values[from, to) as little-endian F32, BF16 (round to nearest even) or F16 bytes. */

@@ -3,7 +3,6 @@ package io.longctx.gguf;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.longctx.recipe.RecipeException;
 import io.longctx.rope.RopeGeometry;
@@ -41,8 +40,7 @@ class GgufExportRunTest {
         assertTrue(Files.isRegularFile(gguf), "the run wrote " + gguf);
         assertTrue(Files.isRegularFile(tmp.resolve("run/export/hf/config.json")));
 
-        StringBuilder why = new StringBuilder();
-        assumeTrue(LlamaCppCheck.locate(why::append).isPresent(), "skipped: " + why);
+        LlamaCppTesting.orSkip();
         Path ids = tmp.resolve("ids.txt");
         Files.writeString(ids, IntStream.range(0, 200).map(i -> 1 + (i * 37) % 250).mapToObj(Integer::toString)
                 .collect(Collectors.joining(" ")));

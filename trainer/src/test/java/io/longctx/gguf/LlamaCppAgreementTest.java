@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.longctx.SharedAssets;
@@ -47,9 +46,7 @@ class LlamaCppAgreementTest {
 
     @BeforeAll
     static void locate() {
-        StringBuilder why = new StringBuilder();
-        llamaCpp = LlamaCppCheck.locate(why::append).orElse(null);
-        assumeTrue(llamaCpp != null, "skipped: " + why);
+        llamaCpp = LlamaCppTesting.orSkip();
     }
 
     /** A random Llama with grouped-query attention: hidden 64, 2 layers, 4 heads over 2 KV heads, vocabulary 300. */
@@ -122,11 +119,7 @@ class LlamaCppAgreementTest {
     @Test
     void stories260K_agrees() throws Exception {
         Path dir = SharedAssets.stories260K();
-        JsonNode ref = new ObjectMapper().readTree(dir.resolve("reference-logits.json").toFile());
-        int[] ids = new int[ref.get("token_ids").size()];
-        for (int i = 0; i < ids.length; i++) {
-            ids[i] = ref.get("token_ids").get(i).asInt();
-        }
+        int[] ids = SharedAssets.stories260KReferenceIds();
         ModelConfig config = ModelConfig.load(dir);
         Path gguf = tmp.resolve("stories260K.gguf");
         try (SafetensorsFile weights = SafetensorsFile.open(dir.resolve("model.safetensors"))) {

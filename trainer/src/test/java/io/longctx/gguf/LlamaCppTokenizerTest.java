@@ -48,9 +48,7 @@ class LlamaCppTokenizerTest {
 
     @BeforeAll
     static void locate() {
-        StringBuilder why = new StringBuilder();
-        llamaCpp = LlamaCppCheck.locate(why::append).orElse(null);
-        assumeTrue(llamaCpp != null, "skipped: " + why);
+        llamaCpp = LlamaCppTesting.orSkip();
     }
 
     @Test

@@ -19,10 +19,7 @@ class Stories260KLogitsTest {
     void logits_matchLlama2cReference_within1e4() throws Exception {
         Path dir = SharedAssets.stories260K();
         JsonNode ref = new ObjectMapper().readTree(dir.resolve("reference-logits.json").toFile());
-        int[] ids = new int[ref.get("token_ids").size()];
-        for (int i = 0; i < ids.length; i++) {
-            ids[i] = ref.get("token_ids").get(i).asInt();
-        }
+        int[] ids = SharedAssets.stories260KReferenceIds();
         ModelConfig config = ModelConfig.load(dir);
         try (NDManager manager = NDManager.newBaseManager();
                 LlamaWeights weights = LlamaWeights.load(dir, config, manager)) {
