@@ -51,6 +51,9 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--attention", defaultValue = "sdpa", description = "sdpa (fused) or plain.")
     String attention;
 
+    @Option(names = "--precision", description = "fp32 or bf16 (default: bf16 on a GPU, fp32 on CPU).")
+    io.longctx.engine.Precision precision;
+
     @Override
     public Integer call() {
         for (int length : lengths) {
@@ -73,7 +76,7 @@ final class EvalCommand implements Callable<Integer> {
         }
         PrintWriter printer = spec.commandLine().getOut();
         List<PerplexityStudy.VariantResult> results = PerplexityStudy.run(variants, files, lengths, stride,
-                maxTokens, attention, spec.commandLine().getErr()::println);
+                maxTokens, attention, precision, spec.commandLine().getErr()::println);
         results.forEach(r -> PerplexityStudy.printTable(printer, r));
         PerplexityStudy.write(out, results, stride, files, maxTokens);
         printer.println("wrote " + out.resolve("results.json") + ", " + out.resolve("perplexity.png") + ", "

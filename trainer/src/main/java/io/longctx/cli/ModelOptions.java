@@ -1,5 +1,6 @@
 package io.longctx.cli;
 
+import io.longctx.engine.Precision;
 import io.longctx.eval.ModelSession;
 import java.nio.file.Path;
 import picocli.CommandLine.Option;
@@ -16,7 +17,12 @@ final class ModelOptions {
     @Option(names = "--attention", defaultValue = "sdpa", description = "sdpa (fused) or plain.")
     String attention;
 
+    @Option(names = "--precision", description = "fp32 or bf16: what the forward pass computes in (default: bf16 "
+            + "on a GPU, fp32 on CPU, where bf16 matrix products are many times slower). Norm statistics, RoPE and "
+            + "the loss stay fp32.")
+    Precision precision;
+
     ModelSession open() {
-        return ModelSession.open(model, ropeScaling, attention);
+        return ModelSession.open(model, ropeScaling, attention, precision);
     }
 }

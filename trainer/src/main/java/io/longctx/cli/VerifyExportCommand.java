@@ -61,25 +61,15 @@ final class VerifyExportCommand implements Callable<Integer> {
         StringBuilder why = new StringBuilder();
         LlamaCppCheck llamaCpp = LlamaCppCheck.locate(why::append).orElseThrow(() -> new LongctxException(
                 why.toString()));
-        Path work = Files.createTempDirectory("longctx-verify-export");
         try (ModelSession session = ModelSession.open(source, null, attention)) {
-            session.model.checkIds(ids);
-            LlamaCppCheck.Result theirs = llamaCpp.run(gguf, session.model.config().vocabSize(), ids, greedy, null,
-                    work);
-            ExportAgreement agreement = ExportAgreement.measure(session.model, session.manager, ids, theirs);
+            ExportAgreement agreement = ExportAgreement.check(llamaCpp, session.model, session.manager, gguf, ids,
+                    greedy);
             boolean agrees = agreement.maxAbsLogProbDifference() <= tolerance
                     && agreement.argmaxAgreements() == agreement.positions() && agreement.greedyIdentical();
             spec.commandLine().getOut().println("llama.cpp vs longctx on " + gguf + ": " + agreement.summary());
             spec.commandLine().getOut().println(String.format(Locale.ROOT, "%s (tolerance %.1e)",
                     agrees ? "agree" : "DISAGREE", tolerance));
             return agrees ? 0 : 1;
-        } finally {
-            try (var files = Files.list(work)) {
-                for (Path f : files.toList()) {
-                    Files.deleteIfExists(f);
-                }
-            }
-            Files.deleteIfExists(work);
         }
     }
 

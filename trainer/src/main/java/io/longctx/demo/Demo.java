@@ -77,7 +77,7 @@ public final class Demo {
         List<Path> files = PerplexityStudy.expand(plan.evalData());
         List<PerplexityStudy.VariantResult> perplexity = new ArrayList<>();
         timed("evaluation: perplexity", () -> perplexity.addAll(PerplexityStudy.run(variants, files, lengths,
-                plan.stride(), plan.evalMaxTokens(), plan.attention(), log)));
+                plan.stride(), plan.evalMaxTokens(), plan.attention(), null, log)));
         PerplexityStudy.write(plan.out(), perplexity, plan.stride(), files, plan.evalMaxTokens());
         List<PasskeyStudy.Result> passkey = new ArrayList<>();
         timed("evaluation: passkey", () -> {
@@ -125,9 +125,8 @@ public final class Demo {
         try (ModelSession session = ModelSession.open(extended, null, plan.attention())) {
             int[] document = TokenInput.document(session, files.get(0));
             int[] ids = java.util.Arrays.copyOf(document, Math.min(length, document.length));
-            LlamaCppCheck.Result theirs = llamaCpp.get().run(gguf, session.model.config().vocabSize(), ids, 20, null,
-                    plan.out().resolve("llama-cpp"));
-            ExportAgreement agreement = ExportAgreement.measure(session.model, session.manager, ids, theirs);
+            ExportAgreement agreement = ExportAgreement.check(llamaCpp.get(), session.model, session.manager, gguf,
+                    ids, 20);
             log.accept("demo: llama.cpp vs longctx: " + agreement.summary());
             return String.format(Locale.ROOT, "llama.cpp agrees with longctx on the extended model: max |delta log p|"
                     + " = %.1e, greedy tokens identical: %s (%d tokens of %s, beyond the original context; argmax "

@@ -48,6 +48,11 @@ public final class Tensors {
     }
 
     /** The rows [fromRow, toRow) of a tensor (along its first dimension, fp32 or bf16) as a float array. */
+    /** Every value of an fp32 or bf16 array as floats (bf16 widened exactly). */
+    public static float[] floats(NDArray array) {
+        return array.getShape().dimension() == 0 ? rows(array, 0, 1) : rows(array, 0, array.getShape().get(0));
+    }
+
     public static float[] rows(NDArray array, long fromRow, long toRow) {
         if (array.getShape().dimension() == 0) {
             return rows(array.reshape(1), 0, 1);

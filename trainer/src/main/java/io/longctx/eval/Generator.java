@@ -56,7 +56,7 @@ public final class Generator {
             NDArray input = Tensors.tokenRow(step, ids, 0, ids.length);
             NDArray hidden = model.hidden(step, input, cache);                        // (1, T, H)
             NDArray last = hidden.get(new NDIndex(":, -1:"));                          // (1, 1, H)
-            return model.head(last).toFloatArray();
+            return Tensors.floats(model.head(last));
         }
     }
 

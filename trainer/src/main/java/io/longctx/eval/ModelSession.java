@@ -9,6 +9,8 @@ import io.longctx.LongctxException;
 import io.longctx.data.tokenize.TextTokenizer;
 import io.longctx.engine.Attention;
 import io.longctx.engine.PlainAttention;
+import io.longctx.engine.Precision;
+import io.longctx.engine.PrecisionOps;
 import io.longctx.engine.SdpaAttention;
 import io.longctx.model.LlamaModel;
 import io.longctx.model.LlamaWeights;
@@ -45,12 +47,26 @@ public final class ModelSession implements AutoCloseable {
      * @param attentionName "sdpa" or "plain"
      */
     public static ModelSession open(Path dir, String ropeOverride, String attentionName) {
+        return open(dir, ropeOverride, attentionName, null);
+    }
+
+    /**
+     * @param precision what the forward pass computes in, or null for the device's default: bf16 on a GPU, fp32 on
+     *     CPU (where bf16 matrix products are many times slower). Norm statistics, RoPE and the loss stay fp32.
+     */
+    public static ModelSession open(Path dir, String ropeOverride, String attentionName, Precision precision) {
         ModelConfig config = ModelConfig.load(dir);
         RopeScaling scaling = ropeOverride == null ? config.ropeScaling() : parseRopeScaling(ropeOverride, config);
         NDManager manager = NDManager.newBaseManager();
+        Precision compute = precision != null ? precision
+                : manager.getDevice().isGpu() ? Precision.BF16 : Precision.FP32;
+        if (compute == Precision.BF16 && attentionName.equals("plain")) {
+            manager.close();
+            throw new LongctxException("--attention plain runs in fp32 only; use sdpa with --precision bf16");
+        }
         Attention attention = null;
         try {
-            LlamaWeights weights = LlamaWeights.load(dir, config, manager);
+            LlamaWeights weights = inPrecision(LlamaWeights.load(dir, config, manager), compute, manager);
             attention = attention(attentionName);
             TextTokenizer tokenizer = TextTokenizer.exists(dir) ? TextTokenizer.load(dir) : null;
             return new ModelSession(dir, manager, weights, attention, new LlamaModel(weights, attention, scaling),
@@ -62,6 +78,23 @@ public final class ModelSession implements AutoCloseable {
             manager.close();
             throw e;
         }
+    }
+
+    /** The weights as loaded (fp32), or bf16 copies of them with the fp32 ones released. */
+    private static LlamaWeights inPrecision(LlamaWeights loaded, Precision precision, NDManager manager) {
+        if (precision == Precision.FP32) {
+            return loaded;
+        }
+        NDManager owner = manager.newSubManager();
+        java.util.Map<String, ai.djl.ndarray.NDArray> cast = new java.util.LinkedHashMap<>();
+        try (loaded) {
+            loaded.tensors().forEach((name, tensor) -> {
+                ai.djl.ndarray.NDArray copy = PrecisionOps.shared().cast(tensor, precision);
+                copy.attach(owner);
+                cast.put(name, copy);
+            });
+        }
+        return LlamaWeights.of(loaded.config(), owner, cast);
     }
 
     static Attention attention(String name) {

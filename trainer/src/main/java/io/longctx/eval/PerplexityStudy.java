@@ -38,10 +38,12 @@ public final class PerplexityStudy {
     }
 
     public static List<VariantResult> run(List<Variant> variants, List<Path> dataFiles, List<Integer> lengths,
-            int stride, Integer maxTokens, String attention, Consumer<String> progress) {
+            int stride, Integer maxTokens, String attention, io.longctx.engine.Precision precision,
+            Consumer<String> progress) {
         List<VariantResult> results = new ArrayList<>();
         for (Variant variant : variants) {
-            try (ModelSession session = ModelSession.open(variant.model(), variant.ropeScaling(), attention)) {
+            try (ModelSession session = ModelSession.open(variant.model(), variant.ropeScaling(), attention,
+                    precision)) {
                 RopeScaling scaling = session.model.ropeScaling();
                 String label = label(variant.model(), scaling);
                 List<int[]> docs = new ArrayList<>();

@@ -32,6 +32,35 @@ public record ExportAgreement(double maxAbsLogProbDifference, int argmaxAgreemen
                 positions, greedyIdentical() ? "yes" : "no", greedyOurs.length);
     }
 
+    /**
+     * Runs llama.cpp on the file (its request and result files in a temporary folder, removed afterwards) and
+     * compares it with longctx's model on the same ids.
+     */
+    public static ExportAgreement check(LlamaCppCheck llamaCpp, LlamaModel model, NDManager manager,
+            java.nio.file.Path gguf, int[] ids, int greedyTokens) {
+        model.checkIds(ids);
+        java.nio.file.Path work;
+        try {
+            work = java.nio.file.Files.createTempDirectory("longctx-llama-cpp");
+        } catch (java.io.IOException e) {
+            throw new io.longctx.LongctxException("cannot create a temporary folder (" + e.getMessage() + ")");
+        }
+        try {
+            LlamaCppCheck.Result theirs = llamaCpp.run(gguf, model.config().vocabSize(), ids, greedyTokens, null,
+                    work);
+            return measure(model, manager, ids, theirs);
+        } finally {
+            try (java.util.stream.Stream<java.nio.file.Path> files = java.nio.file.Files.list(work)) {
+                for (java.nio.file.Path f : files.toList()) {
+                    java.nio.file.Files.deleteIfExists(f);
+                }
+                java.nio.file.Files.deleteIfExists(work);
+            } catch (java.io.IOException ignored) {
+                // a leftover temporary folder is harmless
+            }
+        }
+    }
+
     /** Compares longctx's model on ids with what llama.cpp computed for them. */
     public static ExportAgreement measure(LlamaModel model, NDManager manager, int[] ids, LlamaCppCheck.Result theirs) {
         int vocab = model.config().vocabSize();
@@ -48,7 +77,7 @@ public record ExportAgreement(double maxAbsLogProbDifference, int argmaxAgreemen
                 float[] logits;
                 try (NDManager chunk = scope.newSubManager()) {
                     NDArray slice = hidden.get(new NDIndex(":, " + from + ":" + to));           // (1, c, H)
-                    logits = model.head(slice).toFloatArray();                                   // (1, c, V)
+                    logits = Tensors.floats(model.head(slice));                                  // (1, c, V)
                 }
                 float[] probabilities = theirs.rows(from, to);
                 for (int row = 0; row < to - from; row++) {

@@ -4,9 +4,27 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
-/** Resident memory of this process from /proc (Linux), in MiB; -1 where unavailable. */
+/**
+ * Resident memory of this process from /proc (Linux), and a CUDA device's memory in use, in MiB; -1 where
+ * unavailable.
+ */
 public final class Memory {
     private Memory() {
+    }
+
+    /**
+     * Memory in use on a CUDA device (total minus free, as the driver reports it: PyTorch's caching allocator's
+     * reserved blocks included, which is what decides whether the next allocation fits); -1 on CPU.
+     */
+    public static long deviceUsedMiB(ai.djl.Device device) {
+        if (!device.isGpu()) {
+            return -1;
+        }
+        try {
+            return ai.djl.util.cuda.CudaUtils.getGpuMemory(device).getUsed() >> 20;
+        } catch (RuntimeException | LinkageError e) {
+            return -1;
+        }
     }
 
     public static long residentMiB() {

@@ -26,7 +26,7 @@ import java.util.function.Consumer;
  */
 final class TrainingLoop {
     private static final List<String> STEP_COLUMNS = List.of("step", "loss", "lr", "grad_norm", "clip_scale",
-            "tokens", "tokens_per_s", "step_s", "elapsed_s", "rss_mib", "skipped");
+            "tokens", "tokens_per_s", "step_s", "elapsed_s", "rss_mib", "device_mib", "device_peak_mib", "skipped");
     /**
      * Test seam for exact signal timing: after this many micro-batches of the run, the loop writes a marker file
      * in the run folder and waits (up to two minutes) for a stop request, so a test can deliver a signal between
@@ -78,6 +78,7 @@ final class TrainingLoop {
         TrainingState state = start;
         long startNanos = System.nanoTime();
         long tokensThisSession = 0;
+        long devicePeakMiB = -1;
         try (BatchLoader loader = new BatchLoader(store.split("train"), state.sampler(), t.microBatch(),
                 t.gradAccum(), t.steps() - state.step())) {
             for (int step = state.step() + 1; step <= t.steps(); step++) {
@@ -104,12 +105,15 @@ final class TrainingLoop {
                         outcome.finite() ? outcome.loss() : state.lastLoss(), 0, 0);
                 double stepSeconds = (System.nanoTime() - stepStart) / 1e9;
                 double elapsed = (System.nanoTime() - startNanos) / 1e9;
-                metrics.append(row(step, outcome, lr, state, stepSeconds, elapsed));
+                long deviceMiB = Memory.deviceUsedMiB(session.manager().getDevice());
+                devicePeakMiB = Math.max(devicePeakMiB, deviceMiB);
+                metrics.append(row(step, outcome, lr, state, stepSeconds, elapsed, deviceMiB, devicePeakMiB));
                 double eta = elapsed / (step - start.step()) * (t.steps() - step);
                 log.accept(String.format(Locale.ROOT, "step %d/%d loss %.4f lr %.3g gnorm %.3f tok/s %,.0f "
-                        + "elapsed %s ETA %s rss %d MiB", step, t.steps(), outcome.loss(), lr, outcome.gradNorm(),
+                        + "elapsed %s ETA %s rss %d MiB%s", step, t.steps(), outcome.loss(), lr, outcome.gradNorm(),
                         tokensThisSession / elapsed, Progress.formatDuration(elapsed), Progress.formatDuration(eta),
-                        Memory.residentMiB()));
+                        Memory.residentMiB(), deviceMiB < 0 ? ""
+                                : String.format(Locale.ROOT, " gpu %d MiB (peak %d)", deviceMiB, devicePeakMiB)));
                 if (bad >= t.maxBadSteps()) {
                     Path saved = checkpoint(state);
                     log.accept("stopping: " + bad + " non-finite steps in a row at step " + step + "; the last "
@@ -178,7 +182,7 @@ final class TrainingLoop {
     }
 
     private static Map<String, Object> row(int step, OptimizerStep.Outcome outcome, double lr, TrainingState state,
-            double stepSeconds, double elapsed) {
+            double stepSeconds, double elapsed, long deviceMiB, long devicePeakMiB) {
         Map<String, Object> row = new LinkedHashMap<>();
         row.put("step", step);
         row.put("loss", outcome.finite() ? outcome.loss() : null);
@@ -190,6 +194,8 @@ final class TrainingLoop {
         row.put("step_s", stepSeconds);
         row.put("elapsed_s", elapsed);
         row.put("rss_mib", Memory.residentMiB());
+        row.put("device_mib", deviceMiB < 0 ? null : deviceMiB);
+        row.put("device_peak_mib", devicePeakMiB < 0 ? null : devicePeakMiB);
         row.put("skipped", outcome.finite() ? 0 : 1);
         return row;
     }

@@ -75,6 +75,34 @@ class ModelCommandsTest {
         assertEquals(sum / 63, sdpa.get("mean_nll").asDouble(), 1e-9);
     }
 
+    /** The real stories260K model in bf16 against fp32: the mean NLL moves by bf16 rounding only. */
+    @Test
+    void scoreAndGenerate_inBf16_followFp32WithinBf16Tolerance() throws Exception {
+        Path dir = SharedAssets.stories260K();
+        Path ids = tmp.resolve("seq.ids");
+        StringBuilder text = new StringBuilder();
+        for (int id : SharedAssets.stories260KReferenceIds()) {
+            text.append(id).append(' ');
+        }
+        Files.writeString(ids, text.toString());
+        JsonNode fp32 = MAPPER.readTree(CliRun.of("score", "--model", dir.toString(), "--ids", ids.toString(),
+                "--json", "--precision", "fp32").out());
+        CliRun bf16Run = CliRun.of("score", "--model", dir.toString(), "--ids", ids.toString(), "--json",
+                "--precision", "bf16");
+        assertEquals(0, bf16Run.exitCode(), bf16Run.err());
+        JsonNode bf16 = MAPPER.readTree(bf16Run.out());
+        double relative = Math.abs(bf16.get("mean_nll").asDouble() / fp32.get("mean_nll").asDouble() - 1);
+        assertTrue(relative < 0.02, "mean NLL fp32 " + fp32.get("mean_nll") + " bf16 " + bf16.get("mean_nll"));
+        assertTrue(relative > 0, "bf16 really ran in bf16");
+        CliRun generated = CliRun.of("generate", "--model", dir.toString(), "--ids", ids.toString(),
+                "--max-new-tokens", "8", "--precision", "bf16");
+        assertEquals(0, generated.exitCode(), generated.err());
+        CliRun plain = CliRun.of("score", "--model", dir.toString(), "--ids", ids.toString(), "--precision", "bf16",
+                "--attention", "plain");
+        assertEquals(2, plain.exitCode());
+        assertTrue(plain.errorLine().contains("fp32 only"), plain.err());
+    }
+
     @Test
     void eval_writesResultsChartsAndTable() throws Exception {
         Path model = TinyModels.write(tmp.resolve("tiny"), TinyModels.llamaConfig(), 5);
