@@ -147,8 +147,9 @@ public record GgufVocabulary(String model, List<String> tokens, float[] scores, 
         JsonNode config = tokenizerConfig(file.resolveSibling("tokenizer_config.json"), mapper);
         boolean addBos = config.path("add_bos_token").asBoolean(byteFallback && bosId != null);
         boolean addEos = config.path("add_eos_token").asBoolean(false);
+        Integer padId = idOf(config.path("pad_token"), tokens);
         if (byteFallback) {
-            return new GgufVocabulary("llama", tokens, scores, types, null, null, bosId, eosId, null, unkId, addBos,
+            return new GgufVocabulary("llama", tokens, scores, types, null, null, bosId, eosId, padId, unkId, addBos,
                     addEos, prependsSpace(root));
         }
         List<String> merges = new ArrayList<>();
@@ -156,7 +157,7 @@ public record GgufVocabulary(String model, List<String> tokens, float[] scores, 
             merges.add(merge.isArray() ? merge.get(0).asText() + " " + merge.get(1).asText() : merge.asText());
         }
         return new GgufVocabulary("gpt2", tokens, scores, types, merges, preTokenizer(root, merges, file), bosId,
-                eosId, null, unkId, addBos, addEos, false);
+                eosId, padId, unkId, addBos, addEos, false);
     }
 
     /** SentencePiece's dummy prefix: a Prepend("▁") normalizer, or a Metaspace pre-tokenizer that prepends. */
@@ -233,6 +234,14 @@ public record GgufVocabulary(String model, List<String> tokens, float[] scores, 
         } catch (IOException e) {
             throw new LongctxException(file + ": unreadable (" + e.getMessage() + ")");
         }
+    }
+
+    /** tokenizer_config.json names special tokens as a string or as {"content": ...}; null when absent or unknown. */
+    private static Integer idOf(JsonNode token, List<String> tokens) {
+        String content = token.isTextual() ? token.asText() : token.path("content").isTextual()
+                ? token.path("content").asText() : null;
+        int id = content == null ? -1 : tokens.indexOf(content);
+        return id < 0 ? null : id;
     }
 
     private static void put(String[] byId, int id, String token, Path file) {
