@@ -1,6 +1,7 @@
 package io.longctx.cli;
 
 import io.longctx.LongctxException;
+import io.longctx.eval.EvalProtocol;
 import io.longctx.eval.PerplexityStudy;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -14,7 +15,8 @@ import picocli.CommandLine.Model.CommandSpec;
 
 /** Perplexity by context length for one or more models and scalings, as a table, results.json and charts. */
 @Command(name = "eval", mixinStandardHelpOptions = true,
-        description = {"Sliding-window perplexity at each context length, and mean loss by position in the window.",
+        description = {"Perplexity at each context length (sliding windows or one window per document; per-token or "
+                + "per-window mean), and mean loss by position in the window.",
                 "Every (model, rope scaling) pair is one line of the chart. Writes results.json, perplexity.png "
                         + "and loss-by-position.png to --out."})
 final class EvalCommand implements Callable<Integer> {
@@ -35,6 +37,17 @@ final class EvalCommand implements Callable<Integer> {
 
     @Option(names = "--stride", defaultValue = "256", description = "Window stride (default ${DEFAULT-VALUE}).")
     int stride;
+
+    @Option(names = "--protocol", defaultValue = "sliding", description = "sliding: windows advancing by --stride, "
+            + "every token scored once with up to W-1 tokens of context (how a long document is read); truncate: one "
+            + "window per document, BOS + its first W-1 tokens (the YaRN paper's Proof-pile curves). Default "
+            + "${DEFAULT-VALUE}.")
+    EvalProtocol.Windows protocol;
+
+    @Option(names = "--aggregate", defaultValue = "tokens", description = "tokens: exp(mean NLL over all scored "
+            + "tokens); windows: exp(mean of per-window mean NLL), as the YaRN repository's sliding evaluation "
+            + "averages. Default ${DEFAULT-VALUE}.")
+    EvalProtocol.Aggregate aggregate;
 
     @Option(names = "--rope-scaling", paramLabel = "JSON",
             description = "A scaling to evaluate (repeatable): model (the config's own), none, an HF rope_scaling "
@@ -61,9 +74,7 @@ final class EvalCommand implements Callable<Integer> {
                 throw new LongctxException("--lengths: each length must be at least 2, got " + length);
             }
         }
-        if (stride <= 0) {
-            throw new LongctxException("--stride must be positive, got " + stride);
-        }
+        EvalProtocol how = new EvalProtocol(protocol, aggregate, stride);
         if (maxTokens != null && maxTokens <= 1) {
             throw new LongctxException("--max-tokens must be above 1, got " + maxTokens);
         }
@@ -75,10 +86,10 @@ final class EvalCommand implements Callable<Integer> {
             }
         }
         PrintWriter printer = spec.commandLine().getOut();
-        List<PerplexityStudy.VariantResult> results = PerplexityStudy.run(variants, files, lengths, stride,
+        List<PerplexityStudy.VariantResult> results = PerplexityStudy.run(variants, files, lengths, how,
                 maxTokens, attention, precision, spec.commandLine().getErr()::println);
-        results.forEach(r -> PerplexityStudy.printTable(printer, r));
-        PerplexityStudy.write(out, results, stride, files, maxTokens);
+        results.forEach(r -> PerplexityStudy.printTable(printer, r, how));
+        PerplexityStudy.write(out, results, how, files, maxTokens);
         printer.println("wrote " + out.resolve("results.json") + ", " + out.resolve("perplexity.png") + ", "
                 + out.resolve("loss-by-position.png"));
         return 0;

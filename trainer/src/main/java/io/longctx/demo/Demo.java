@@ -2,6 +2,7 @@ package io.longctx.demo;
 
 import io.longctx.LongctxException;
 import io.longctx.Progress;
+import io.longctx.eval.EvalProtocol;
 import io.longctx.eval.ModelSession;
 import io.longctx.eval.TokenInput;
 import io.longctx.gguf.ExportAgreement;
@@ -77,8 +78,9 @@ public final class Demo {
         List<Path> files = PerplexityStudy.expand(plan.evalData());
         List<PerplexityStudy.VariantResult> perplexity = new ArrayList<>();
         timed("evaluation: perplexity", () -> perplexity.addAll(PerplexityStudy.run(variants, files, lengths,
-                plan.stride(), plan.evalMaxTokens(), plan.attention(), null, log)));
-        PerplexityStudy.write(plan.out(), perplexity, plan.stride(), files, plan.evalMaxTokens());
+                EvalProtocol.sliding(plan.stride()), plan.evalMaxTokens(), plan.attention(), null, log)));
+        PerplexityStudy.write(plan.out(), perplexity, EvalProtocol.sliding(plan.stride()), files,
+                plan.evalMaxTokens());
         List<PasskeyStudy.Result> passkey = new ArrayList<>();
         timed("evaluation: passkey", () -> {
             for (Path model : List.of(plan.baseDir(), extended)) {

@@ -38,7 +38,7 @@ public final class PerplexityStudy {
     }
 
     public static List<VariantResult> run(List<Variant> variants, List<Path> dataFiles, List<Integer> lengths,
-            int stride, Integer maxTokens, String attention, io.longctx.engine.Precision precision,
+            EvalProtocol protocol, Integer maxTokens, String attention, io.longctx.engine.Precision precision,
             Consumer<String> progress) {
         List<VariantResult> results = new ArrayList<>();
         for (Variant variant : variants) {
@@ -56,7 +56,7 @@ public final class PerplexityStudy {
                         session.bosId(), label, progress);
                 List<LengthResult> rows = new ArrayList<>();
                 for (int length : lengths) {
-                    rows.add(evaluator.evaluate(docs, length, stride));
+                    rows.add(evaluator.evaluate(docs, length, protocol));
                 }
                 results.add(new VariantResult(label, variant.model(), scaling, rows));
             }
@@ -98,12 +98,12 @@ public final class PerplexityStudy {
     }
 
     /** results.json, perplexity.png and loss-by-position.png (at the longest length). */
-    public static void write(Path out, List<VariantResult> results, int stride, List<Path> files,
+    public static void write(Path out, List<VariantResult> results, EvalProtocol protocol, List<Path> files,
             Integer maxTokens) {
         try {
             Files.createDirectories(out);
             Map<String, Object> json = new LinkedHashMap<>();
-            json.put("stride", stride);
+            json.putAll(protocol.toMap());
             json.put("data", files.stream().map(Path::toString).toList());
             json.put("max_tokens", maxTokens);
             json.put("variants", results.stream().map(PerplexityStudy::variantJson).toList());
@@ -123,7 +123,8 @@ public final class PerplexityStudy {
             }
             positions.add(new Charts.Series(r.label(), x, longest.positionNll()));
         }
-        Charts.line(out.resolve("perplexity.png"), "Perplexity by context length", "context length (tokens)",
+        Charts.line(out.resolve("perplexity.png"), "Perplexity by context length: " + protocol.shortName(),
+                "context length (tokens)",
                 "perplexity", ppl, true, true);
         int longest = results.get(0).lengths().get(results.get(0).lengths().size() - 1).length();
         Charts.line(out.resolve("loss-by-position.png"), "Loss by position in a " + longest + "-token window",
@@ -160,8 +161,8 @@ public final class PerplexityStudy {
         return Double.isFinite(v) ? v : null;
     }
 
-    public static void printTable(PrintWriter out, VariantResult r) {
-        out.println(r.label());
+    public static void printTable(PrintWriter out, VariantResult r, EvalProtocol protocol) {
+        out.println(r.label() + " (" + protocol.describe() + ")");
         out.printf(Locale.ROOT, "  %8s  %12s  %10s  %12s  %s%n", "length", "perplexity", "mean_nll", "tokens",
                 "documents");
         for (LengthResult l : r.lengths()) {

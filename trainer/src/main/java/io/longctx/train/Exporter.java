@@ -5,7 +5,12 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.longctx.LongctxException;
+import io.longctx.data.tokenize.TextTokenizer;
+import io.longctx.gguf.GgufExport;
+import io.longctx.gguf.GgufVocabulary;
 import io.longctx.model.HfCheckpoint;
+import io.longctx.model.HfConfigJson;
+import io.longctx.model.ModelConfig;
 import io.longctx.safetensors.DType;
 import io.longctx.safetensors.SafetensorsFile;
 import io.longctx.safetensors.SafetensorsWriter;
@@ -20,9 +25,9 @@ import java.util.function.Consumer;
 import java.util.stream.Stream;
 
 /**
- * Turns a checkpoint into an HF model directory that transformers, vLLM and llama.cpp's converter load: config.json
- * with rope_scaling in the v4 form, model.safetensors (sharded with an index above the shard size), the tokenizer
- * files, and generation_config.json when the base model had one.
+ * Turns a checkpoint into what serving engines load: an HF model directory for transformers and vLLM (config.json with
+ * the RoPE scaling in the v4 or v5 layout, model.safetensors sharded with an index above the shard size, the
+ * tokenizer files, generation_config.json when the base model had one), or one GGUF file for llama.cpp.
  */
 public final class Exporter {
     private Exporter() {
@@ -54,11 +59,11 @@ public final class Exporter {
      * @param format config.json layout (transformers v4 or v5)
      */
     public static void export(Path checkpoint, Path out, long shardBytes, DType dtype, Path baseModelDir,
-            io.longctx.model.HfConfigJson.Format format) {
+            HfConfigJson.Format format) {
         try {
             Files.createDirectories(out);
             ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
-            ObjectNode config = io.longctx.model.HfConfigJson.inFormat(
+            ObjectNode config = HfConfigJson.inFormat(
                     (ObjectNode) json.readTree(checkpoint.resolve("config.json").toFile()), format);
             config.put("torch_dtype", switch (dtype) {
                 case BF16 -> "bfloat16";
@@ -91,24 +96,24 @@ public final class Exporter {
      * the checkpoint's tokenizer.json.
      */
     public static void exportGguf(Path checkpoint, Path file, DType dtype) {
-        io.longctx.model.ModelConfig config = io.longctx.model.ModelConfig.load(checkpoint);
-        String problem = io.longctx.gguf.GgufExport.problem(config);
+        ModelConfig config = ModelConfig.load(checkpoint);
+        String problem = GgufExport.problem(config);
         if (problem != null) {
             throw new LongctxException(checkpoint + ": " + problem);
         }
-        Path tokenizer = checkpoint.resolve("tokenizer").resolve(io.longctx.data.tokenize.TextTokenizer.FILE_NAME);
+        Path tokenizer = checkpoint.resolve("tokenizer").resolve(TextTokenizer.FILE_NAME);
         if (!Files.isRegularFile(tokenizer)) {
             throw new LongctxException(checkpoint + ": no tokenizer/tokenizer.json; a GGUF file needs the vocabulary");
         }
-        io.longctx.gguf.GgufVocabulary vocabulary = io.longctx.gguf.GgufVocabulary.fromTokenizerJson(tokenizer,
+        GgufVocabulary vocabulary = GgufVocabulary.fromTokenizerJson(tokenizer,
                 config.vocabSize(), config.bosTokenId(), config.eosTokenId());
         if (Checkpoints.isLora(checkpoint)) {
             try (LoraExport.Merged merged = LoraExport.merged(checkpoint)) {
-                io.longctx.gguf.GgufExport.write(config, merged.source(), vocabulary, dtype, file);
+                GgufExport.write(config, merged.source(), vocabulary, dtype, file);
             }
         } else {
             try (SafetensorsFile weights = SafetensorsFile.open(checkpoint.resolve(Checkpoints.MODEL))) {
-                io.longctx.gguf.GgufExport.write(config, TensorSource.of(weights), vocabulary, dtype, file);
+                GgufExport.write(config, TensorSource.of(weights), vocabulary, dtype, file);
             }
         }
     }

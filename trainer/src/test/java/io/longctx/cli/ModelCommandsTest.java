@@ -137,5 +137,20 @@ class ModelCommandsTest {
         assertTrue(Files.size(out.resolve("loss-by-position.png")) > 1000);
         assertTrue(run.out().contains("tiny yarn x2"), run.out());
         assertTrue(run.err().contains("tiny L=128"), "progress is shown: " + run.err());
+        assertEquals("sliding", results.get("protocol").asText());
+        assertEquals("tokens", results.get("aggregate").asText());
+
+        Path truncated = tmp.resolve("eval-truncate");
+        CliRun paper = CliRun.of("eval", "--model", model.toString(), "--data", tmp.resolve("docs").toString(),
+                "--lengths", "32,64", "--protocol", "truncate", "--aggregate", "windows", "--rope-scaling", "none",
+                "--out", truncated.toString());
+        assertEquals(0, paper.exitCode(), paper.err());
+        JsonNode recorded = MAPPER.readTree(truncated.resolve("results.json").toFile());
+        assertEquals("truncate", recorded.get("protocol").asText());
+        assertEquals("windows", recorded.get("aggregate").asText());
+        assertTrue(recorded.get("stride").isNull(), "truncate has no stride");
+        assertTrue(paper.out().contains("one window per document"), paper.out());
+        assertEquals(2 * 31, recorded.get("variants").get(0).get("lengths").get(0).get("tokens_scored").asInt(),
+                "BOS + the first 31 tokens, each of them predicted");
     }
 }
