@@ -2,6 +2,7 @@ package io.longctx.cli;
 
 import io.longctx.LongctxException;
 import io.longctx.eval.ModelSession;
+import io.longctx.eval.PasskeyDepths;
 import io.longctx.eval.PasskeyStudy;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -15,8 +16,9 @@ import picocli.CommandLine.Model.CommandSpec;
 
 /** Passkey retrieval accuracy by context length and depth. */
 @Command(name = "passkey", mixinStandardHelpOptions = true,
-        description = {"Passkey retrieval: hide a 1..50000 key at each depth of filler text of each length, ask for "
-                + "it at the end, decode greedily (with a KV cache) and parse the first integer.",
+        description = {"Passkey retrieval with the YaRN evaluation's prompt: a 1..50000 key hidden at a random (or "
+                + "given) depth of filler text of each length, asked for at the end; 10 greedy tokens (KV cache), "
+                + "first integer.",
                 "Writes passkey.json and passkey.png (accuracy heat map, length x depth) to --out."})
 final class PasskeyCommand implements Callable<Integer> {
     @Spec
@@ -28,12 +30,17 @@ final class PasskeyCommand implements Callable<Integer> {
     @Option(names = "--lengths", required = true, split = ",", paramLabel = "N,N,...")
     List<Integer> lengths;
 
-    @Option(names = "--depths", split = ",", defaultValue = "0,0.25,0.5,0.75,1", paramLabel = "D,D,...",
-            description = "Relative depths of the key line, 0 (start) to 1 (end). Default ${DEFAULT-VALUE}.")
+    @Option(names = "--depths", split = ",", paramLabel = "D,D,...",
+            description = "A grid of key depths, 0 (start) to 1 (end), each tried --trials times per length. "
+                    + "Without it every trial puts the key at a random character depth, as the YaRN evaluation does.")
     List<Double> depths;
 
-    @Option(names = "--trials", defaultValue = "5", description = "Keys per (length, depth). Default "
-            + "${DEFAULT-VALUE}.")
+    @Option(names = "--depth-bins", defaultValue = "5", description = "Heat-map rows that random depths are "
+            + "binned into (default ${DEFAULT-VALUE}).")
+    int depthBins;
+
+    @Option(names = "--trials", defaultValue = "5", description = "Keys per length (random depths) or per length "
+            + "and grid depth. Default ${DEFAULT-VALUE}.")
     int trials;
 
     @Option(names = "--seed", defaultValue = "1234")
@@ -47,13 +54,9 @@ final class PasskeyCommand implements Callable<Integer> {
         if (trials < 1) {
             throw new LongctxException("--trials must be >= 1, got " + trials);
         }
-        for (double d : depths) {
-            if (d < 0 || d > 1) {
-                throw new LongctxException("--depths must lie in [0, 1], got " + d);
-            }
-        }
+        PasskeyDepths where = depths == null ? PasskeyDepths.random(depthBins) : PasskeyDepths.grid(depths);
         try (ModelSession session = modelOptions.open()) {
-            PasskeyStudy.Result result = PasskeyStudy.run(session, lengths, depths, trials, seed,
+            PasskeyStudy.Result result = PasskeyStudy.run(session, lengths, where, trials, seed,
                     spec.commandLine().getErr()::println);
             PrintWriter printer = spec.commandLine().getOut();
             PasskeyStudy.write(out, "passkey", result, seed);

@@ -85,7 +85,14 @@ public final class Demo {
         timed("evaluation: passkey", () -> {
             for (Path model : List.of(plan.baseDir(), extended)) {
                 try (ModelSession session = ModelSession.open(model, null, plan.attention())) {
-                    passkey.add(PasskeyStudy.run(session, lengths, plan.passkeyDepths(), plan.passkeyTrials(), 1234,
+                    int shortest = io.longctx.eval.Passkey.minimumLength(session.tokenizer, session.bosId());
+                    List<Integer> fitting = lengths.stream().filter(l -> l >= shortest).toList();
+                    if (fitting.isEmpty()) {
+                        throw new LongctxException("passkey: no evaluation length holds the "
+                                + shortest + "-token prompt (lengths " + lengths + ")");
+                    }
+                    passkey.add(PasskeyStudy.run(session, fitting,
+                            io.longctx.eval.PasskeyDepths.grid(plan.passkeyDepths()), plan.passkeyTrials(), 1234,
                             log));
                 }
             }

@@ -96,10 +96,10 @@ final class Report {
         md.append("The GGUF file carries YaRN as llama.cpp reads it (rope.scaling.type yarn, factor, original "
                 + "context length); next-token distributions compared with an F32 KV cache and flash attention off.\n");
         md.append("\n## Passkey retrieval\n\n");
+        md.append("Protocol: ").append(io.longctx.eval.Passkey.PROTOCOL).append(".\n\n");
         for (PasskeyStudy.Result r : passkey) {
-            md.append(String.format(Locale.ROOT, "%s: mean accuracy %.0f%% over %d lengths x %d depths x %d trials."
-                    + "%n%n", r.label(), 100 * r.meanAccuracy(), r.lengths().size(), r.depths().size(),
-                    plan.passkeyTrials()));
+            md.append(String.format(Locale.ROOT, "%s: mean accuracy %.0f%% over %d trials (%d lengths, %s).%n%n",
+                    r.label(), 100 * r.meanAccuracy(), r.trials(), r.lengths().size(), r.depths().describe()));
         }
         boolean weak = passkey.stream().allMatch(r -> r.meanAccuracy() < 0.2);
         if (weak) {

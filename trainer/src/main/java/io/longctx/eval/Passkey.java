@@ -1,24 +1,36 @@
 package io.longctx.eval;
 
+import io.longctx.LongctxException;
 import io.longctx.data.tokenize.TextTokenizer;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.SplittableRandom;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * Passkey retrieval (the protocol of the YaRN evaluation): filler sentences repeated to the target length, the key
- * line inserted at a relative depth, a question at the end; the model decodes a few tokens greedily and the first
- * integer in them is its answer.
+ * Passkey retrieval as the YaRN repository's passkey evaluation builds it: a task description, filler text cut at a
+ * character count, the key line, filler again, the question, joined by newlines and tokenized as one string (so no
+ * tokens appear at the joins that a real prompt would not have); key uniform in 1..50000; the model decodes 10
+ * tokens greedily and the first integer in them is its answer. The filler is sized so the prompt (BOS included)
+ * is as long as possible without exceeding the target length in tokens.
  */
 public final class Passkey {
-    public static final String FILLER = "The grass is green. The sky is blue. The sun is yellow. Here we go. "
-            + "There and back again. ";
+    public static final String TASK = "There is an important info hidden inside a lot of irrelevant text. Find it and "
+            + "memorize them. I will quiz you about the important information there.";
+    public static final String FILLER = "The grass is green. The sky is blue. The sun is yellow. Here we go. There "
+            + "and back again.";
     public static final String QUESTION = "What is the pass key? The pass key is";
+    public static final int MAX_KEY = 50000;
+    /** How the prompt is built, for reports and results files. */
+    public static final String PROTOCOL = "YaRN's passkey prompt: task description, filler cut at a character depth, "
+            + "\"The pass key is K. Remember it. K is the pass key.\", filler, \"What is the pass key? The pass key "
+            + "is\", joined by newlines and tokenized as one string; K uniform in 1..50000; 10 greedy tokens, first "
+            + "integer";
     private static final Pattern INTEGER = Pattern.compile("\\d+");
 
-    /** One prompt: its tokens, the key hidden in it, and where. */
+    /**
+     * One prompt.
+     *
+     * @param depth where the key line sits: filler characters before it over all filler characters
+     */
     public record Trial(int[] tokens, int key, int length, double depth) {
     }
 
@@ -26,50 +38,54 @@ public final class Passkey {
     }
 
     public static String keyLine(int key) {
-        return "The pass key is " + key + ". Remember it. " + key + " is the pass key. ";
+        return "The pass key is " + key + ". Remember it. " + key + " is the pass key.";
     }
 
-    /**
-     * Builds a prompt of about {@code length} tokens (BOS + fillers + key line + fillers + question) with the key
-     * line after {@code depth} of the fillers.
-     */
+    /** The prompt text with {@code fillerChars} of filler, {@code depth} of them before the key line. */
+    public static String prompt(int fillerChars, double depth, int key) {
+        StringBuilder filler = new StringBuilder(FILLER);
+        while (filler.length() < fillerChars) {
+            filler.append(' ').append(FILLER);
+        }
+        int before = (int) Math.round(depth * fillerChars);
+        return String.join("\n", TASK, filler.substring(0, before), keyLine(key),
+                filler.substring(0, fillerChars - before), QUESTION);
+    }
+
+    /** Tokens of the prompt without filler, BOS and a five-digit key included: the shortest length a trial can have. */
+    public static int minimumLength(TextTokenizer tokenizer, Integer bosId) {
+        return tokenizer.encode(prompt(0, 0, MAX_KEY)).length + (bosId == null ? 0 : 1);
+    }
+
+    /** The longest prompt of at most {@code length} tokens (BOS included) with the key line at {@code depth}. */
     public static Trial trial(TextTokenizer tokenizer, Integer bosId, int length, double depth, int key) {
-        int[] filler = tokenizer.encode(FILLER);
-        int[] keyLine = tokenizer.encode(keyLine(key));
-        int[] question = tokenizer.encode(QUESTION);
         int bos = bosId == null ? 0 : 1;
-        int fillers = Math.max(0, (length - bos - keyLine.length - question.length) / filler.length);
-        int before = (int) Math.round(depth * fillers);
-        List<int[]> parts = new ArrayList<>();
+        if (tokenizer.encode(prompt(0, depth, key)).length + bos > length) {
+            throw new LongctxException("passkey length " + length + " is shorter than the prompt without filler ("
+                    + (tokenizer.encode(prompt(0, depth, key)).length + bos) + " tokens)");
+        }
+        int fits = 0;
+        int over = Math.max(16, length);
+        while (tokenizer.encode(prompt(over, depth, key)).length + bos <= length) {
+            fits = over;
+            over *= 2;
+        }
+        while (over - fits > 1) {
+            int mid = (fits + over) >>> 1;
+            if (tokenizer.encode(prompt(mid, depth, key)).length + bos <= length) {
+                fits = mid;
+            } else {
+                over = mid;
+            }
+        }
+        int[] text = tokenizer.encode(prompt(fits, depth, key));
+        int[] tokens = new int[text.length + bos];
         if (bosId != null) {
-            parts.add(new int[] {bosId});
+            tokens[0] = bosId;
         }
-        for (int i = 0; i < before; i++) {
-            parts.add(filler);
-        }
-        parts.add(keyLine);
-        for (int i = before; i < fillers; i++) {
-            parts.add(filler);
-        }
-        parts.add(question);
-        int total = parts.stream().mapToInt(p -> p.length).sum();
-        int[] tokens = new int[total];
-        int at = 0;
-        for (int[] part : parts) {
-            System.arraycopy(part, 0, tokens, at, part.length);
-            at += part.length;
-        }
-        return new Trial(tokens, key, length, depth);
-    }
-
-    /** Keys uniform in 1..50000 from a seeded generator, one per trial. */
-    public static int[] keys(long seed, int count) {
-        SplittableRandom random = new SplittableRandom(seed);
-        int[] keys = new int[count];
-        for (int i = 0; i < count; i++) {
-            keys[i] = 1 + random.nextInt(50000);
-        }
-        return keys;
+        System.arraycopy(text, 0, tokens, bos, text.length);
+        double actual = fits == 0 ? depth : Math.round(depth * fits) / (double) fits;
+        return new Trial(tokens, key, length, actual);
     }
 
     /** The first integer in the decoded answer, or -1. */

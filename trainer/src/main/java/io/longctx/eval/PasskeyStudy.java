@@ -21,67 +21,101 @@ public final class PasskeyStudy {
     private PasskeyStudy() {
     }
 
-    /** accuracy[depth][length]; cells hold every trial's key, answer and decoded output. */
-    public record Result(String label, List<Integer> lengths, List<Double> depths, double[][] accuracy,
-            List<Map<String, Object>> cells) {
+    /**
+     * accuracy[row][length] (NaN where a random-depth bin got no trial); cells hold every trial's key, depth, answer
+     * and decoded output.
+     */
+    public record Result(String label, List<Integer> lengths, PasskeyDepths depths, double[][] accuracy,
+            List<Map<String, Object>> cells, int correct, int trials) {
+        public List<Double> rows() {
+            return depths.rows();
+        }
+
+        /** Correct trials over all trials. */
         public double meanAccuracy() {
-            double sum = 0;
-            for (double[] row : accuracy) {
-                for (double v : row) {
-                    sum += v;
+            return trials == 0 ? Double.NaN : (double) correct / trials;
+        }
+
+        /** Correct over all trials at one length. */
+        public double accuracyAt(int length) {
+            int right = 0;
+            int all = 0;
+            for (Map<String, Object> cell : cells) {
+                if (cell.get("length").equals(length)) {
+                    right += (Integer) cell.get("correct");
+                    all += (Integer) cell.get("count");
                 }
             }
-            return sum / (accuracy.length * accuracy[0].length);
+            return all == 0 ? Double.NaN : (double) right / all;
         }
     }
 
-    public static Result run(ModelSession session, List<Integer> lengths, List<Double> depths, int trials, long seed,
+    /**
+     * @param trials per length and grid depth, or per length with random depths
+     */
+    public static Result run(ModelSession session, List<Integer> lengths, PasskeyDepths depths, int trials, long seed,
             Consumer<String> progressSink) {
         if (session.tokenizer == null) {
             throw new LongctxException(session.dir + ": passkey prompts are text, and the model has no "
                     + "tokenizer.json");
         }
         Generator generator = new Generator(session.model, session.manager);
-        double[][] accuracy = new double[depths.size()][lengths.size()];
+        int rows = depths.rows().size();
+        double[][] accuracy = new double[rows][lengths.size()];
         List<Map<String, Object>> cells = new ArrayList<>();
         String label = PerplexityStudy.label(session.dir, session.model.ropeScaling());
-        Progress progress = Progress.every2s("passkey " + label, (long) lengths.size() * depths.size() * trials,
-                "tok", progressSink);
+        int perLength = depths.isRandom() ? trials : trials * rows;
+        Progress progress = Progress.every2s("passkey " + label, (long) lengths.size() * perLength, "tok",
+                progressSink);
         long done = 0;
         long tokens = 0;
+        int correctAll = 0;
         for (int li = 0; li < lengths.size(); li++) {
-            for (int di = 0; di < depths.size(); di++) {
-                int[] keys = Passkey.keys(seed + 1000L * lengths.get(li) + di, trials);
-                int correct = 0;
-                int promptTokens = 0;
-                List<Map<String, Object>> answers = new ArrayList<>();
-                for (int key : keys) {
-                    Passkey.Trial trial = Passkey.trial(session.tokenizer, session.bosId(), lengths.get(li),
-                            depths.get(di), key);
-                    int[] generated = generator.generate(trial.tokens(), ANSWER_TOKENS, 0.0, 0, -1);
-                    String text = session.tokenizer.decode(generated);
-                    int answer = Passkey.parseAnswer(text);
-                    correct += answer == key ? 1 : 0;
-                    promptTokens = trial.tokens().length;
-                    Map<String, Object> a = new LinkedHashMap<>();
-                    a.put("key", key);
-                    a.put("answer", answer);
-                    a.put("output", text);
-                    answers.add(a);
-                    tokens += promptTokens;
-                    progress.update(++done, tokens, null);
-                }
-                accuracy[di][li] = (double) correct / trials;
+            int length = lengths.get(li);
+            java.util.SplittableRandom random = new java.util.SplittableRandom(seed + 1000L * length);
+            int[] correct = new int[rows];
+            int[] count = new int[rows];
+            List<List<Map<String, Object>>> answers = new ArrayList<>();
+            for (int r = 0; r < rows; r++) {
+                answers.add(new ArrayList<>());
+            }
+            for (int t = 0; t < perLength; t++) {
+                int gridIndex = depths.isRandom() ? -1 : t / trials;
+                int key = 1 + random.nextInt(Passkey.MAX_KEY);
+                double depth = depths.isRandom() ? random.nextDouble() : depths.grid().get(gridIndex);
+                Passkey.Trial trial = Passkey.trial(session.tokenizer, session.bosId(), length, depth, key);
+                int[] generated = generator.generate(trial.tokens(), ANSWER_TOKENS, 0.0, 0, -1);
+                String text = session.tokenizer.decode(generated);
+                int answer = Passkey.parseAnswer(text);
+                int row = depths.rowOf(gridIndex, trial.depth());
+                boolean right = answer == key;
+                correct[row] += right ? 1 : 0;
+                correctAll += right ? 1 : 0;
+                count[row]++;
+                Map<String, Object> a = new LinkedHashMap<>();
+                a.put("key", key);
+                a.put("depth", trial.depth());
+                a.put("prompt_tokens", trial.tokens().length);
+                a.put("answer", answer);
+                a.put("output", text);
+                answers.get(row).add(a);
+                tokens += trial.tokens().length;
+                progress.update(++done, tokens, null);
+            }
+            for (int r = 0; r < rows; r++) {
+                accuracy[r][li] = count[r] == 0 ? Double.NaN : (double) correct[r] / count[r];
                 Map<String, Object> cell = new LinkedHashMap<>();
-                cell.put("length", lengths.get(li));
-                cell.put("prompt_tokens", promptTokens);
-                cell.put("depth", depths.get(di));
-                cell.put("accuracy", accuracy[di][li]);
-                cell.put("trials", answers);
+                cell.put("length", length);
+                cell.put("depth", depths.rows().get(r));
+                cell.put("accuracy", count[r] == 0 ? null : accuracy[r][li]);
+                cell.put("correct", correct[r]);
+                cell.put("count", count[r]);
+                cell.put("trials", answers.get(r));
                 cells.add(cell);
             }
         }
-        return new Result(label, List.copyOf(lengths), List.copyOf(depths), accuracy, cells);
+        return new Result(label, List.copyOf(lengths), depths, accuracy, cells, correctAll,
+                lengths.size() * perLength);
     }
 
     /** passkey.json and the heat map, under the given file-name prefix. */
@@ -90,6 +124,8 @@ public final class PasskeyStudy {
             Files.createDirectories(out);
             Map<String, Object> json = new LinkedHashMap<>();
             json.put("label", result.label());
+            json.put("protocol", Passkey.PROTOCOL);
+            json.put("depths", result.depths().describe());
             json.put("seed", seed);
             json.put("mean_accuracy", result.meanAccuracy());
             json.put("cells", result.cells());
@@ -98,20 +134,23 @@ public final class PasskeyStudy {
             throw new UncheckedIOException(e);
         }
         List<String> columns = result.lengths().stream().map(String::valueOf).toList();
-        List<String> rows = result.depths().stream().map(d -> String.format(Locale.ROOT, "depth %.2f", d)).toList();
+        List<String> rows = result.rows().stream().map(d -> String.format(Locale.ROOT,
+                result.depths().isRandom() ? "depth ~%.2f" : "depth %.2f", d)).toList();
         Charts.heatMap(out.resolve(prefix + ".png"), "Passkey accuracy: " + result.label(),
                 "context length (tokens)", "key depth", columns, rows, result.accuracy());
     }
 
     public static void printTable(PrintWriter out, Result result) {
-        out.println("passkey accuracy (" + result.label() + "), rows depth, columns length");
+        out.println("passkey accuracy (" + result.label() + "), rows depth (" + result.depths().describe()
+                + "), columns length");
         out.printf(Locale.ROOT, "%10s", "");
         result.lengths().forEach(l -> out.printf(Locale.ROOT, "%8d", l));
         out.println();
-        for (int di = 0; di < result.depths().size(); di++) {
-            out.printf(Locale.ROOT, "%10.2f", result.depths().get(di));
+        for (int di = 0; di < result.rows().size(); di++) {
+            out.printf(Locale.ROOT, "%10.2f", result.rows().get(di));
             for (int li = 0; li < result.lengths().size(); li++) {
-                out.printf(Locale.ROOT, "%7.0f%%", 100 * result.accuracy()[di][li]);
+                double v = result.accuracy()[di][li];
+                out.print(Double.isNaN(v) ? "       -" : String.format(Locale.ROOT, "%7.0f%%", 100 * v));
             }
             out.println();
         }
