@@ -146,6 +146,54 @@ public final class Charts {
         save(chart, png, 900, 560);
     }
 
+    /** One panel of {@link #panels}: its y axis and its lines. */
+    public record Panel(String yLabel, List<Series> series, boolean logY) {
+    }
+
+    /** Panels stacked over one shared x axis (training step), each with its own y axis. */
+    public static void panels(Path png, String title, String xLabel, List<Panel> panels) {
+        System.setProperty("java.awt.headless", "true");
+        org.jfree.chart.plot.CombinedDomainXYPlot combined =
+                new org.jfree.chart.plot.CombinedDomainXYPlot(new NumberAxis(xLabel));
+        int colour = 0;
+        for (Panel panel : panels) {
+            XYSeriesCollection data = new XYSeriesCollection();
+            for (Series s : panel.series()) {
+                XYSeries xy = new XYSeries(s.name(), false, true);
+                for (int i = 0; i < s.x().length; i++) {
+                    if (Double.isFinite(s.y()[i]) && (!panel.logY() || s.y()[i] > 0)) {
+                        xy.add(s.x()[i], s.y()[i]);
+                    }
+                }
+                data.addSeries(xy);
+            }
+            org.jfree.chart.axis.ValueAxis axis;
+            if (panel.logY()) {
+                LogAxis log = new LogAxis(panel.yLabel());
+                log.setAutoRangeMinimumSize(0.5);
+                log.setNumberFormatOverride(new DecimalFormat("#,##0.##"));
+                axis = log;
+            } else {
+                NumberAxis linear = new NumberAxis(panel.yLabel());
+                linear.setAutoRangeIncludesZero(false);
+                axis = linear;
+            }
+            XYLineAndShapeRenderer renderer = new XYLineAndShapeRenderer(true, true);
+            for (int i = 0; i < data.getSeriesCount(); i++) {
+                renderer.setSeriesPaint(i, PALETTE.get(colour++ % PALETTE.size()));
+                renderer.setSeriesStroke(i, new BasicStroke(2f));
+            }
+            XYPlot plot = new XYPlot(data, null, axis, renderer);
+            plot.setBackgroundPaint(Color.WHITE);
+            plot.setDomainGridlinePaint(new Color(0xdddddd));
+            plot.setRangeGridlinePaint(new Color(0xdddddd));
+            combined.add(plot, 1);
+        }
+        JFreeChart chart = new JFreeChart(title, JFreeChart.DEFAULT_TITLE_FONT, combined, true);
+        chart.setBackgroundPaint(Color.WHITE);
+        save(chart, png, 900, 300 + 260 * panels.size());
+    }
+
     /**
      * Horizontal stacked bars: one bar per row (a benchmark configuration), split into segments by part (where the
      * time went), in the order the parts first appear.

@@ -59,11 +59,19 @@ public final class PasskeyStudy {
             throw new LongctxException(session.dir + ": passkey prompts are text, and the model has no "
                     + "tokenizer.json");
         }
-        Generator generator = new Generator(session.model, session.manager);
+        return run(session.model, session.manager, session.tokenizer, session.bosId(),
+                PerplexityStudy.label(session.dir, session.model.ropeScaling()), lengths, depths, trials, seed,
+                progressSink);
+    }
+
+    /** The study on a model in memory (a session's, or the one being trained). */
+    public static Result run(io.longctx.model.LlamaModel model, ai.djl.ndarray.NDManager manager,
+            io.longctx.data.tokenize.TextTokenizer tokenizer, Integer bosId, String label, List<Integer> lengths,
+            PasskeyDepths depths, int trials, long seed, Consumer<String> progressSink) {
+        Generator generator = new Generator(model, manager);
         int rows = depths.rows().size();
         double[][] accuracy = new double[rows][lengths.size()];
         List<Map<String, Object>> cells = new ArrayList<>();
-        String label = PerplexityStudy.label(session.dir, session.model.ropeScaling());
         int perLength = depths.isRandom() ? trials : trials * rows;
         Progress progress = Progress.every2s("passkey " + label, (long) lengths.size() * perLength, "tok",
                 progressSink);
@@ -83,9 +91,9 @@ public final class PasskeyStudy {
                 int gridIndex = depths.isRandom() ? -1 : t / trials;
                 int key = 1 + random.nextInt(Passkey.MAX_KEY);
                 double depth = depths.isRandom() ? random.nextDouble() : depths.grid().get(gridIndex);
-                Passkey.Trial trial = Passkey.trial(session.tokenizer, session.bosId(), length, depth, key);
+                Passkey.Trial trial = Passkey.trial(tokenizer, bosId, length, depth, key);
                 int[] generated = generator.generate(trial.tokens(), ANSWER_TOKENS, 0.0, 0, -1);
-                String text = session.tokenizer.decode(generated);
+                String text = tokenizer.decode(generated);
                 int answer = Passkey.parseAnswer(text);
                 int row = depths.rowOf(gridIndex, trial.depth());
                 boolean right = answer == key;

@@ -102,4 +102,23 @@ public final class MetricsLog {
             throw new LongctxException(jsonl + ": cannot write metrics (" + e.getMessage() + ")");
         }
     }
+
+    /** Every row written so far (this run's and, after a resume, the earlier sessions' kept rows), in order. */
+    public List<Map<String, Object>> rows() {
+        List<Map<String, Object>> rows = new ArrayList<>();
+        if (!Files.exists(jsonl)) {
+            return rows;
+        }
+        try {
+            for (String line : Files.readAllLines(jsonl, StandardCharsets.UTF_8)) {
+                if (!line.isBlank()) {
+                    rows.add(JSON.readValue(line, new com.fasterxml.jackson.core.type.TypeReference<
+                            java.util.LinkedHashMap<String, Object>>() { }));
+                }
+            }
+        } catch (IOException e) {
+            throw new LongctxException(jsonl + ": unreadable (" + e.getMessage() + ")");
+        }
+        return rows;
+    }
 }

@@ -62,6 +62,7 @@ public record Recipe(Path file, ModelSource model, RopeScaling ropeScaling, Data
             checkExports(root, base, scaling, output);
             checkLengths(root, base, scaling, data);
             checkEvalLengths(root, eval, data);
+            checkPasskeyLengths(root, eval, data, base);
             checkBatchMemory(root, train, data);
         }
         root.problems().throwIfAny();
@@ -120,6 +121,23 @@ public record Recipe(Path file, ModelSource model, RopeScaling ropeScaling, Data
         for (int length : eval.lengths()) {
             root.get("eval").require("lengths", length <= data.packing().seqLen(), "each length must be at most "
                     + "data.packing.seq_len = " + data.packing().seqLen() + " (got " + length + ")");
+        }
+    }
+
+    /** Every passkey prompt length must hold the prompt without filler, in the run's tokenizer: known now. */
+    private static void checkPasskeyLengths(RecipeNode root, EvalConfig eval, DataConfig data, ModelConfig base) {
+        if (eval.passkey() == null || data.tokenizer() == null || root.get("data").hasProblem("tokenizer")) {
+            return;
+        }
+        int shortest;
+        try (io.longctx.data.tokenize.TextTokenizer tokenizer = data.tokenizer().isByteLevel()
+                ? io.longctx.data.tokenize.ByteLevelTokenizer.load()
+                : io.longctx.data.tokenize.TextTokenizer.load(data.tokenizer().path())) {
+            shortest = io.longctx.eval.Passkey.minimumLength(tokenizer, base.bosTokenId());
+        }
+        for (int length : eval.passkey().lengths()) {
+            root.get("eval").get("passkey").require("lengths", length >= shortest, "each must hold the passkey "
+                    + "prompt without filler (" + shortest + " tokens with this tokenizer), got " + length);
         }
     }
 

@@ -63,7 +63,8 @@ final class TrainingLoop {
         this.configJson = configJson;
         this.recipeYaml = ResolvedRecipe.yaml(recipe);
         this.eval = new TrainingEval(session.model(), runner, store, recipe.eval(),
-                new MetricsLog(folder.dir(), "eval", TrainingEval.columns(recipe.eval()), startStep), log);
+                new MetricsLog(folder.dir(), "eval", TrainingEval.columns(recipe.eval()), startStep), log,
+                folder.dir().resolve("eval.png"), recipe.train().seed());
         this.stopRequest = stopRequest;
         this.profileStep = profileStep;
     }

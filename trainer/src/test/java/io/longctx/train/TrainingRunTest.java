@@ -132,6 +132,34 @@ class TrainingRunTest {
     }
 
     @Test
+    void passkeyDuringTraining_isLoggedWithPerplexity_andCharted() throws Exception {
+        Path recipe = TinyRuns.writeRecipe(tmp, 4, "eval: {every: 2, lengths: [64], batches: 1, "
+                + "passkey: {lengths: [260, 300], trials: 3}}");
+        List<String> lines = new ArrayList<>();
+        assertEquals(0, new io.longctx.train.Trainer(TinyRuns.load(recipe), lines::add).run(false));
+        List<String> rows = Files.readAllLines(tmp.resolve("run/eval.csv"));
+        assertEquals("step,val_loss,val_ppl,ppl_64,passkey_260,passkey_300", rows.get(0));
+        assertEquals(3, rows.size(), "evaluations at steps 2 and 4: " + rows);
+        for (String row : rows.subList(1, 3)) {
+            String[] cells = row.split(",");
+            for (int i = 4; i < 6; i++) {
+                double accuracy = Double.parseDouble(cells[i]);
+                assertTrue(accuracy >= 0 && accuracy <= 1, row);
+            }
+        }
+        assertTrue(String.join("\n", lines).contains("passkey@300"), String.join("\n", lines));
+        assertTrue(Files.size(tmp.resolve("run/eval.png")) > 1000);
+
+        Path tooShort = tmp.resolve("short.yaml");
+        Files.writeString(tooShort, Files.readString(recipe).replace("lengths: [260, 300]", "lengths: [100]"));
+        CliRun refused = CliRun.of("train", tooShort.toString(), "--restart");
+        assertEquals(2, refused.exitCode(), refused.err());
+        assertTrue(refused.err().contains("eval.passkey.lengths") && refused.err().contains("got 100"),
+                refused.err());
+        assertTrue(Files.isDirectory(tmp.resolve("run/checkpoints")), "refused when read: the run is untouched");
+    }
+
+    @Test
     void exportReloadAndScore_givesTheTrainedModelsLogits() throws Exception {
         Path recipe = TinyRuns.writeRecipe(tmp, 3, "");
         Files.writeString(recipe, TinyRuns.recipe(tmp, 3, "rope_scaling: {rope_type: yarn, factor: 4}")
