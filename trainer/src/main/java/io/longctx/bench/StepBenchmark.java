@@ -124,7 +124,7 @@ public final class StepBenchmark {
                 result.put("offload", offload.recipeName());
                 result.put("lora", lora);
                 PlanInput plan = new PlanInput(config, length, 1, checkpointLayers, precision, offload,
-                        lora ? LORA : null, List.of("*"), attentionName.equals("plain"), device.isGpu(), 1);
+                        lora ? LORA : null, List.of("*"), attentionName.equals("plain"), device.isGpu(), 1, 0);
                 result.put("predicted_peak_mib", MemoryPlanner.plan(plan, Long.MAX_VALUE).devicePeak() >> 20);
                 result.put("step_s", median);
                 result.put("step_times_s", times);

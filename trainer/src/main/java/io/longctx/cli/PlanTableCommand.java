@@ -58,7 +58,7 @@ final class PlanTableCommand implements Callable<Integer> {
             for (int length : lengths) {
                 for (Mode mode : MODES) {
                     PlanInput in = new PlanInput(model.getValue(), length, 1, 1, mode.precision(), mode.offload(),
-                            mode.lora(), List.of("*"), false, true, 1);
+                            mode.lora(), List.of("*"), false, true, 1, 0);
                     MemoryPlan plan = MemoryPlanner.plan(in, Long.MAX_VALUE);
                     StringBuilder row = new StringBuilder(String.format(Locale.ROOT, "| %s | %dk | %s | %.1f GiB | "
                             + "%.1f GiB |", model.getKey(), length / 1024, mode.name(),

@@ -105,11 +105,21 @@ public final class MemoryPlanner {
                 : "runtime (JVM, libtorch)", in.gpu() ? GPU_RUNTIME_BYTES : CPU_RUNTIME_BYTES, Where.DEVICE));
         long loading = all * FP32;        // the fp32 weights as read, before each is placed in its role
         parts.add(new Part("loading (fp32 weights as read, transient)", loading, Where.HOST));
+        long passkey = 0;
+        if (in.passkeyLength() > 0) {
+            // between steps, with the step's activations freed: the prompt's KV cache over every layer, and one
+            // layer's forward temporaries over the prompt (q, k, v, attention output, gate, up, their product)
+            long l = in.passkeyLength();
+            long kv = (long) m.numKvHeads() * m.headDim();
+            passkey = 2L * layers * l * kv * e + l * (2 * h + q + 2 * kv + 3 * inter) * e + l * q * 2 * FP32;
+            parts.add(new Part("passkey evaluation (" + l + "-token KV cache + one layer; between steps)", passkey,
+                    Where.DEVICE));
+        }
 
         long device = 0;
         long host = 0;
         for (Part p : parts) {
-            if (p.name().startsWith("loading")) {
+            if (p.name().startsWith("loading") || p.name().startsWith("passkey")) {
                 continue;
             }
             if (p.where() == Where.DEVICE) {
@@ -118,10 +128,12 @@ public final class MemoryPlanner {
                 host += p.bytes();
             }
         }
+        long persistent = device - transientSum(parts);
+        // the evaluation replaces the step's transient memory between steps, it does not add to it
+        device = Math.max(device, persistent + passkey);
         host = Math.max(host, loading);
         if (!in.gpu()) {
             // one memory: the host parts add to the device's, and loading overlaps only the weights' placement
-            long persistent = device - transientSum(parts);
             device = Math.max(device + host, persistent + loading);
             host = device;
         }

@@ -14,10 +14,11 @@ import java.util.List;
  * @param trainable parameter-name globs that train in full (ignored under LoRA, where extraTrainable counts)
  * @param gpu whether the device is a CUDA GPU (else host and device are one memory)
  * @param devices processes, one per device; until the optimizer state is sharded each holds a full replica
+ * @param passkeyLength the longest passkey prompt evaluated during training (its KV cache), 0 for none
  */
 public record PlanInput(ModelConfig model, int seqLen, int microBatch, int checkpointLayers, Precision precision,
         Offload offload, LoraConfig lora, List<String> trainable, boolean plainAttention, boolean gpu,
-        int devices) {
+        int devices, int passkeyLength) {
 
     public PlanInput {
         trainable = List.copyOf(trainable);
@@ -27,11 +28,13 @@ public record PlanInput(ModelConfig model, int seqLen, int microBatch, int check
         return new PlanInput(recipe.architecture(), recipe.data().packing().seqLen(), recipe.train().microBatch(),
                 recipe.run().checkpointLayers(), recipe.run().precision(), recipe.run().offload(), recipe.lora(),
                 recipe.train().trainable(), recipe.run().attention().equals("plain"),
-                recipe.run().device() == io.longctx.train.RunConfig.Device.GPU, devices);
+                recipe.run().device() == io.longctx.train.RunConfig.Device.GPU, devices,
+                recipe.eval().every() > 0 && recipe.eval().passkey() != null
+                        ? java.util.Collections.max(recipe.eval().passkey().lengths()) : 0);
     }
 
     public PlanInput withLength(int length) {
         return new PlanInput(model, length, microBatch, checkpointLayers, precision, offload, lora, trainable,
-                plainAttention, gpu, devices);
+                plainAttention, gpu, devices, passkeyLength);
     }
 }

@@ -31,7 +31,25 @@ class MemoryPlannerTest {
     }
 
     private static PlanInput llama2(Precision precision, Offload offload, LoraConfig lora, int length) {
-        return new PlanInput(LLAMA2, length, 1, 1, precision, offload, lora, List.of("*"), false, true, 1);
+        return new PlanInput(LLAMA2, length, 1, 1, precision, offload, lora, List.of("*"), false, true, 1, 0);
+    }
+
+    @Test
+    void passkeyDuringTraining_holdsTheWholePromptsKvCache_betweenSteps() {
+        LoraConfig lora = new LoraConfig(8, 16, LoraConfig.DEFAULT_TARGETS, LoraConfig.DEFAULT_EXTRA);
+        PlanInput step = llama2(Precision.BF16, Offload.NONE, lora, 16384);
+        PlanInput withPasskey = new PlanInput(LLAMA2, 16384, 1, 1, Precision.BF16, Offload.NONE, lora,
+                List.of("*"), false, true, 1, 65536);
+        MemoryPlan without = MemoryPlanner.plan(step, Long.MAX_VALUE);
+        MemoryPlan with = MemoryPlanner.plan(withPasskey, Long.MAX_VALUE);
+        long kvCache = 2L * 32 * 65536 * 4096 * 2;                     // k and v, 32 layers, 64k tokens, bf16
+        assertEquals(32 * GIB, kvCache);
+        // plus one layer over the whole 64k prompt in one pass: its MLP intermediates alone are 4 x 1.3 GiB
+        assertTrue(part(with, "passkey") > kvCache && part(with, "passkey") < kvCache + 10 * GIB);
+        long transients = part(without, "activations") + part(without, "one ") + part(without, "output");
+        assertEquals(Math.max(without.devicePeak(), without.devicePeak() - transients + part(with, "passkey")),
+                with.devicePeak(), "the evaluation replaces the step's activations, it does not add to them");
+        assertTrue(with.devicePeak() > without.devicePeak(), "at 64k the KV cache outweighs a 16k step's activations");
     }
 
     @Test
@@ -67,7 +85,7 @@ class MemoryPlannerTest {
         long[] activations = new long[2];
         for (Precision p : Precision.values()) {
             MemoryPlan plan = MemoryPlanner.plan(new PlanInput(small, 8192, 1, 1, p, Offload.NONE, null,
-                    List.of("*"), false, false, 1), Long.MAX_VALUE);
+                    List.of("*"), false, false, 1, 0), Long.MAX_VALUE);
             activations[p.ordinal()] = part(plan, "activations") + part(plan, "one segment");
         }
         double ratio = (double) activations[1] / activations[0];
