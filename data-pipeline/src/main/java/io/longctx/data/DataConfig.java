@@ -48,12 +48,29 @@ public record DataConfig(
         if (list.isSequence() && sources.isEmpty()) {
             list.problem("must name at least one source");
         }
+        double generated = sources.stream().filter(s -> !s.readsFiles()).mapToDouble(s -> s.retrieval().fraction())
+                .sum();
+        if (!sources.isEmpty() && sources.stream().noneMatch(SourceConfig::readsFiles)) {
+            list.problem("needs at least one source of files beside the retrieval sources (their fraction is a "
+                    + "share of the training tokens the others make)");
+        } else if (generated >= 1) {
+            list.problem("retrieval fractions add up to " + generated + "; they must leave a share for the other "
+                    + "sources (sum < 1)");
+        }
         TokenizerSpec tokenizer = TokenizerSpec.parse(node.get("tokenizer"), baseDir, modelDir);
         RecipeNode packingNode = node.get("packing");
         if (packingNode.isMissing()) {
             packingNode.problem("is required (at least packing.seq_len)");
         }
         PackingConfig packing = PackingConfig.parse(packingNode);
+        for (int i = 0; i < sources.size(); i++) {
+            SourceConfig s = sources.get(i);
+            if (!s.readsFiles() && s.retrieval().minTokens() > 0
+                    && s.retrieval().minTokens() < packing.minDocTokens()) {
+                list.elements().get(i).require("lengths", false, "the shortest document (" + s.retrieval()
+                        .minTokens() + " tokens) is below packing.min_doc_tokens (" + packing.minDocTokens() + ")");
+            }
+        }
         double validation = node.number("validation_fraction", 0.02);
         node.require("validation_fraction", validation >= 0 && validation < 1, "must be in [0, 1), got "
                 + validation);
@@ -85,6 +102,10 @@ public record DataConfig(
         List<Map<String, Object>> sourceMaps = new ArrayList<>();
         for (SourceConfig s : sources) {
             Map<String, Object> m = s.toMap();
+            if (!s.readsFiles()) {
+                sourceMaps.add(m);
+                continue;
+            }
             m.put("path", s.path().toAbsolutePath().normalize().toString());
             m.put("files", filesDigest(s));
             sourceMaps.add(m);

@@ -40,6 +40,9 @@ public final class PackBenchmark {
         List<String> texts = new ArrayList<>();
         SourceStats stats = new SourceStats();
         for (SourceConfig source : config.sources()) {
+            if (!source.readsFiles()) {
+                continue;   // generated documents: nothing to read
+            }
             new DocumentReader(source, stats).read(doc -> texts.add(doc.text()));
         }
         long tokens = 0;

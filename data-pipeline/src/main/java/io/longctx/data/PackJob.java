@@ -7,6 +7,8 @@ import io.longctx.LongctxException;
 import io.longctx.Progress;
 import io.longctx.data.pack.PackStats;
 import io.longctx.data.pack.Packer;
+import io.longctx.data.retrieval.FillerPool;
+import io.longctx.data.retrieval.RetrievalDocuments;
 import io.longctx.data.source.Document;
 import io.longctx.data.source.DocumentReader;
 import io.longctx.data.source.SourceConfig;
@@ -147,6 +149,12 @@ public final class PackJob {
     }
 
     private void build(TextTokenizer tokenizer, TokenizerSpec.SpecialIds ids, Map<String, Object> fingerprint) {
+        for (int s = 0; s < config.sources().size(); s++) {
+            if (!config.sources().get(s).readsFiles()) {
+                RetrievalDocuments.checkLengths(config.sources().get(s).retrieval(), tokenizer,
+                        "data.sources[" + s + "]");
+            }
+        }
         Path target = config.store().toAbsolutePath().normalize();
         Path temp = target.resolveSibling("." + target.getFileName() + ".tmp-" + ProcessHandle.current().pid());
         try {
@@ -248,6 +256,9 @@ public final class PackJob {
             try {
                 for (int s = 0; s < config.sources().size(); s++) {
                     SourceConfig source = config.sources().get(s);
+                    if (!source.readsFiles()) {
+                        continue;   // generated after the files, as a share of their training tokens
+                    }
                     new DocumentReader(source, sourceStats.get(sourceLabel(s))).read(doc -> {
                         batch.add(doc);
                         bytes[0] += doc.text().length();
@@ -274,6 +285,8 @@ public final class PackJob {
         long documents = 0;
         int[] separator = config.packing().separator();
         int minTokens = config.packing().minDocTokens();
+        FillerPool fillerPool = new FillerPool(config.seed());
+        long trainTokens = 0;
         while (true) {
             List<Document> batch = take(queue);
             if (batch == END) {
@@ -293,6 +306,10 @@ public final class PackJob {
                 }
                 int[] framed = frame(body, ids, separator);
                 (validation ? validationPacker : trainPacker).add(framed, framed.length - body.length);
+                if (!validation) {
+                    trainTokens += body.length;
+                    fillerPool.offer(batch.get(i).text());
+                }
             }
             documents += batch.size();
             progress.update(documents, tokens, documents + " docs");
@@ -301,8 +318,45 @@ public final class PackJob {
         if (readerError[0] != null) {
             throw readerError[0];
         }
+        tokens += generateRetrieval(tokenizer, ids, sourceStats, fillerPool, trainTokens, trainPacker);
         progress.update(documents, tokens, documents + " docs, done");
         return tokens;
+    }
+
+    /**
+     * The retrieval sources' documents, training split only: each source generates until its documents hold its
+     * fraction of all training tokens (theirs included). Returns the tokens generated.
+     */
+    private long generateRetrieval(TextTokenizer tokenizer, TokenizerSpec.SpecialIds ids,
+            Map<String, SourceStats> sourceStats, FillerPool fillerPool, long fileTokens, Packer trainPacker) {
+        double shares = config.sources().stream().filter(s -> !s.readsFiles())
+                .mapToDouble(s -> s.retrieval().fraction()).sum();
+        long total = 0;
+        int[] separator = config.packing().separator();
+        for (int s = 0; s < config.sources().size(); s++) {
+            SourceConfig source = config.sources().get(s);
+            if (source.readsFiles()) {
+                continue;
+            }
+            long target = Math.round(fileTokens * source.retrieval().fraction() / (1 - shares));
+            RetrievalDocuments generator = new RetrievalDocuments(source.retrieval(), tokenizer, fillerPool,
+                    "data.sources[" + s + "]");
+            SourceStats stats = sourceStats.get(sourceLabel(s));
+            long made = 0;
+            while (made < target) {
+                for (RetrievalDocuments.Generated doc : generator.next(BATCH_DOCS)) {
+                    if (made >= target) {
+                        break;
+                    }
+                    int[] framed = frame(doc.tokens(), ids, separator);
+                    trainPacker.add(framed, framed.length - doc.tokens().length);
+                    stats.generated(doc.text().length(), doc.tokens().length);
+                    made += doc.tokens().length;
+                }
+            }
+            total += made;
+        }
+        return total;
     }
 
     private String sourceLabel(int index) {

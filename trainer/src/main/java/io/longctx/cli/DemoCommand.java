@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.stream.Stream;
 import picocli.CommandLine.Command;
+import io.longctx.eval.PasskeyDepths;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
@@ -62,10 +63,16 @@ final class DemoCommand implements Callable<Integer> {
             description = "Tokens used of each held-out document (default ${DEFAULT-VALUE}).")
     int evalMaxTokens;
 
-    @Option(names = "--passkey-depths", split = ",", defaultValue = "0,0.5,1", paramLabel = "D,D,...")
-    List<Double> passkeyDepths;
+    @Option(names = "--passkey-depths", split = ",", paramLabel = "D,D,...",
+            description = "A grid of key depths for the heat maps; without it every trial puts the key at a random "
+                    + "depth, binned into --passkey-bins rows.")
+    List<Double> passkeyDepths = new ArrayList<>();
 
-    @Option(names = "--passkey-trials", defaultValue = "3")
+    @Option(names = "--passkey-bins", defaultValue = "5", paramLabel = "N")
+    int passkeyBins;
+
+    @Option(names = "--passkey-trials", defaultValue = "50", paramLabel = "N",
+            description = "Trials per length (per grid depth with --passkey-depths; default ${DEFAULT-VALUE}).")
     int passkeyTrials;
 
     @Option(names = "--attention", defaultValue = "sdpa")
@@ -74,12 +81,12 @@ final class DemoCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         DemoPlan plan = new DemoPlan(pretrain, pretrainOverrides, extend, extendOverrides, base, out,
-                expandGlobs(evalData), evalLengths, stride, evalMaxTokens, passkeyDepths, passkeyTrials, attention);
+                expandGlobs(evalData), evalLengths, stride, evalMaxTokens, passkeyDepths.isEmpty()
+                ? PasskeyDepths.random(passkeyBins) : PasskeyDepths.grid(passkeyDepths), passkeyTrials, attention);
         Path report = new Demo(plan, spec.commandLine().getErr()::println).run();
         spec.commandLine().getOut().println("report: " + report);
         spec.commandLine().getOut().println("charts: " + out.resolve("perplexity.png") + ", "
-                + out.resolve("loss-by-position.png") + ", " + out.resolve("passkey-base.png") + ", "
-                + out.resolve("passkey-extended.png"));
+                + out.resolve("loss-by-position.png") + ", " + out.resolve("passkey.png"));
         spec.commandLine().getOut().println("extended model (HF format): " + out.resolve("extended-model"));
         return 0;
     }

@@ -91,14 +91,15 @@ public final class Demo {
                         throw new LongctxException("passkey: no evaluation length holds the "
                                 + shortest + "-token prompt (lengths " + lengths + ")");
                     }
-                    passkey.add(PasskeyStudy.run(session, fitting,
-                            io.longctx.eval.PasskeyDepths.grid(plan.passkeyDepths()), plan.passkeyTrials(), 1234,
+                    passkey.add(PasskeyStudy.run(session, fitting, plan.passkeyDepths(), plan.passkeyTrials(), 1234,
                             log));
                 }
             }
         });
         PasskeyStudy.write(plan.out(), "passkey-base", passkey.get(0), 1234);
         PasskeyStudy.write(plan.out(), "passkey-extended", passkey.get(1), 1234);
+        PasskeyStudy.drawHeatMaps(plan.out().resolve("passkey.png"), "Passkey accuracy by context length and key "
+                + "depth (base trained at " + original + " tokens)", passkey);
         String[] llamaCpp = new String[1];
         timed("export check: llama.cpp", () -> llamaCpp[0] = checkWithLlamaCpp(extendedCheckpoint, extended, files,
                 Math.min(target, 4 * original)));

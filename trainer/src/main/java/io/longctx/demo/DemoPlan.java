@@ -1,5 +1,6 @@
 package io.longctx.demo;
 
+import io.longctx.eval.PasskeyDepths;
 import java.nio.file.Path;
 import java.util.List;
 
@@ -13,13 +14,12 @@ import java.util.List;
 public record DemoPlan(
         Path pretrainRecipe, List<String> pretrainOverrides, Path extendRecipe, List<String> extendOverrides,
         Path baseDir, Path out, List<Path> evalData, List<Integer> evalLengths, int stride, Integer evalMaxTokens,
-        List<Double> passkeyDepths, int passkeyTrials, String attention) {
+        PasskeyDepths passkeyDepths, int passkeyTrials, String attention) {
 
     public DemoPlan {
         pretrainOverrides = List.copyOf(pretrainOverrides);
         extendOverrides = List.copyOf(extendOverrides);
         evalData = List.copyOf(evalData);
         evalLengths = List.copyOf(evalLengths);
-        passkeyDepths = List.copyOf(passkeyDepths);
     }
 }

@@ -34,17 +34,29 @@ public final class Charts {
     private Charts() {
     }
 
+    /** One heat map's cells: values[row][column] in [0, 1], NaN for an empty cell. */
+    public record Grid(String title, double[][] values) {
+    }
+
     /**
      * A heat map of values in [0, 1] (passkey accuracy) over categorical rows and columns, white (0) to green (1),
      * each cell labelled with its value.
      */
     public static void heatMap(Path png, String title, String xLabel, String yLabel, List<String> columns,
             List<String> rows, double[][] values) {
+        heatMaps(png, null, xLabel, yLabel, columns, rows, List.of(new Grid(title, values)));
+    }
+
+    /** Heat maps over the same rows and columns side by side, so they read as one comparison. */
+    public static void heatMaps(Path png, String title, String xLabel, String yLabel, List<String> columns,
+            List<String> rows, List<Grid> grids) {
         System.setProperty("java.awt.headless", "true");
         int cell = 90;
         int left = 110;
-        int top = 60;
-        int width = Math.max(left + columns.size() * cell + 40, 20 + 9 * title.length());
+        int top = title == null ? 60 : 90;
+        int panelWidth = Math.max(left + columns.size() * cell + 40,
+                20 + 9 * grids.stream().mapToInt(g -> g.title().length()).max().orElse(0));
+        int width = Math.max(panelWidth * grids.size(), title == null ? 0 : 20 + 9 * title.length());
         int height = top + rows.size() * cell + 70;
         java.awt.image.BufferedImage image = new java.awt.image.BufferedImage(width, height,
                 java.awt.image.BufferedImage.TYPE_INT_RGB);
@@ -54,34 +66,46 @@ public final class Charts {
         g.setColor(Color.WHITE);
         g.fillRect(0, 0, width, height);
         g.setColor(Color.BLACK);
-        g.setFont(new java.awt.Font(java.awt.Font.SANS_SERIF, java.awt.Font.BOLD, 16));
-        g.drawString(title, 10, 30);
-        g.setFont(new java.awt.Font(java.awt.Font.SANS_SERIF, java.awt.Font.PLAIN, 13));
-        for (int r = 0; r < rows.size(); r++) {
-            for (int c = 0; c < columns.size(); c++) {
-                double v = values[r][c];
-                int x = left + c * cell;
-                int y = top + r * cell;
-                float t = Double.isFinite(v) ? (float) Math.max(0, Math.min(1, v)) : 0f;
-                g.setColor(Double.isFinite(v) ? new Color(1f - 0.8f * t, 1f - 0.35f * t, 1f - 0.8f * t)
-                        : new Color(0xeeeeee));
-                g.fillRect(x, y, cell, cell);
-                g.setColor(new Color(0x999999));
-                g.drawRect(x, y, cell, cell);
-                g.setColor(Color.BLACK);
-                String label = Double.isFinite(v) ? String.format(java.util.Locale.ROOT, "%.0f%%", 100 * v) : "-";
-                g.drawString(label, x + cell / 2 - g.getFontMetrics().stringWidth(label) / 2, y + cell / 2 + 5);
+        java.awt.Font bold = new java.awt.Font(java.awt.Font.SANS_SERIF, java.awt.Font.BOLD, 16);
+        java.awt.Font plain = new java.awt.Font(java.awt.Font.SANS_SERIF, java.awt.Font.PLAIN, 13);
+        if (title != null) {
+            g.setFont(bold);
+            g.drawString(title, 10, 28);
+        }
+        for (int p = 0; p < grids.size(); p++) {
+            int origin = p * panelWidth;
+            Grid grid = grids.get(p);
+            g.setColor(Color.BLACK);
+            g.setFont(title == null ? bold : plain.deriveFont(java.awt.Font.BOLD, 14f));
+            g.drawString(grid.title(), origin + 10, top - 30);
+            g.setFont(plain);
+            for (int r = 0; r < rows.size(); r++) {
+                for (int c = 0; c < columns.size(); c++) {
+                    double v = grid.values()[r][c];
+                    int x = origin + left + c * cell;
+                    int y = top + r * cell;
+                    float t = Double.isFinite(v) ? (float) Math.max(0, Math.min(1, v)) : 0f;
+                    g.setColor(Double.isFinite(v) ? new Color(1f - 0.8f * t, 1f - 0.35f * t, 1f - 0.8f * t)
+                            : new Color(0xeeeeee));
+                    g.fillRect(x, y, cell, cell);
+                    g.setColor(new Color(0x999999));
+                    g.drawRect(x, y, cell, cell);
+                    g.setColor(Color.BLACK);
+                    String label = Double.isFinite(v) ? String.format(java.util.Locale.ROOT, "%.0f%%", 100 * v)
+                            : "-";
+                    g.drawString(label, x + cell / 2 - g.getFontMetrics().stringWidth(label) / 2, y + cell / 2 + 5);
+                }
+                g.drawString(rows.get(r), origin + 10, top + r * cell + cell / 2 + 5);
             }
-            g.drawString(rows.get(r), 10, top + r * cell + cell / 2 + 5);
+            for (int c = 0; c < columns.size(); c++) {
+                String label = columns.get(c);
+                g.drawString(label, origin + left + c * cell + cell / 2 - g.getFontMetrics().stringWidth(label) / 2,
+                        top + rows.size() * cell + 20);
+            }
+            g.drawString(xLabel, origin + left + columns.size() * cell / 2
+                    - g.getFontMetrics().stringWidth(xLabel) / 2, top + rows.size() * cell + 45);
+            g.drawString(yLabel, origin + 10, top - 10);
         }
-        for (int c = 0; c < columns.size(); c++) {
-            String label = columns.get(c);
-            g.drawString(label, left + c * cell + cell / 2 - g.getFontMetrics().stringWidth(label) / 2,
-                    top + rows.size() * cell + 20);
-        }
-        g.drawString(xLabel, left + columns.size() * cell / 2 - g.getFontMetrics().stringWidth(xLabel) / 2,
-                top + rows.size() * cell + 45);
-        g.drawString(yLabel, 10, top - 10);
         g.dispose();
         try {
             Files.createDirectories(png.toAbsolutePath().getParent());

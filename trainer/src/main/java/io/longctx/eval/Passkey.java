@@ -1,6 +1,7 @@
 package io.longctx.eval;
 
 import io.longctx.LongctxException;
+import io.longctx.data.retrieval.PasskeyPrompt;
 import io.longctx.data.tokenize.TextTokenizer;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -13,12 +14,7 @@ import java.util.regex.Pattern;
  * is as long as possible without exceeding the target length in tokens.
  */
 public final class Passkey {
-    public static final String TASK = "There is an important info hidden inside a lot of irrelevant text. Find it and "
-            + "memorize them. I will quiz you about the important information there.";
-    public static final String FILLER = "The grass is green. The sky is blue. The sun is yellow. Here we go. There "
-            + "and back again.";
-    public static final String QUESTION = "What is the pass key? The pass key is";
-    public static final int MAX_KEY = 50000;
+    public static final int MAX_KEY = PasskeyPrompt.MAX_KEY;
     /** How the prompt is built, for reports and results files. */
     public static final String PROTOCOL = "YaRN's passkey prompt: task description, filler cut at a character depth, "
             + "\"The pass key is K. Remember it. K is the pass key.\", filler, \"What is the pass key? The pass key "
@@ -37,19 +33,9 @@ public final class Passkey {
     private Passkey() {
     }
 
-    public static String keyLine(int key) {
-        return "The pass key is " + key + ". Remember it. " + key + " is the pass key.";
-    }
-
     /** The prompt text with {@code fillerChars} of filler, {@code depth} of them before the key line. */
     public static String prompt(int fillerChars, double depth, int key) {
-        StringBuilder filler = new StringBuilder(FILLER);
-        while (filler.length() < fillerChars) {
-            filler.append(' ').append(FILLER);
-        }
-        int before = (int) Math.round(depth * fillerChars);
-        return String.join("\n", TASK, filler.substring(0, before), keyLine(key),
-                filler.substring(0, fillerChars - before), QUESTION);
+        return PasskeyPrompt.prompt(fillerChars, depth, key);
     }
 
     /** Tokens of the prompt without filler, BOS and a five-digit key included: the shortest length a trial can have. */
@@ -64,20 +50,8 @@ public final class Passkey {
             throw new LongctxException("passkey length " + length + " is shorter than the prompt without filler ("
                     + (tokenizer.encode(prompt(0, depth, key)).length + bos) + " tokens)");
         }
-        int fits = 0;
-        int over = Math.max(16, length);
-        while (tokenizer.encode(prompt(over, depth, key)).length + bos <= length) {
-            fits = over;
-            over *= 2;
-        }
-        while (over - fits > 1) {
-            int mid = (fits + over) >>> 1;
-            if (tokenizer.encode(prompt(mid, depth, key)).length + bos <= length) {
-                fits = mid;
-            } else {
-                over = mid;
-            }
-        }
+        int fits = PasskeyPrompt.fillerCharsWithin(tokenizer, length - bos, Integer.MAX_VALUE / 2, length,
+                chars -> prompt(chars, depth, key));
         int[] text = tokenizer.encode(prompt(fits, depth, key));
         int[] tokens = new int[text.length + bos];
         if (bosId != null) {

@@ -36,6 +36,16 @@ public final class PasskeyStudy {
             return trials == 0 ? Double.NaN : (double) correct / trials;
         }
 
+        /** Accuracy of each depth row at one length (NaN where a random-depth bin got no trial). */
+        public double[] accuracyByDepthAt(int length) {
+            int column = lengths.indexOf(length);
+            double[] out = new double[rows().size()];
+            for (int r = 0; r < out.length; r++) {
+                out[r] = column < 0 ? Double.NaN : accuracy[r][column];
+            }
+            return out;
+        }
+
         /** Correct over all trials at one length. */
         public double accuracyAt(int length) {
             int right = 0;
@@ -141,12 +151,24 @@ public final class PasskeyStudy {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
-        List<String> columns = result.lengths().stream().map(String::valueOf).toList();
-        List<String> rows = result.rows().stream().map(d -> String.format(Locale.ROOT,
-                result.depths().isRandom() ? "depth ~%.2f" : "depth %.2f", d)).toList();
-        Charts.heatMap(out.resolve(prefix + ".png"), "Passkey accuracy: " + result.label(),
-                "context length (tokens)", "key depth", columns, rows, result.accuracy());
+        drawHeatMaps(out.resolve(prefix + ".png"), null, List.of(result));
     }
+
+    /**
+     * The heat maps of results over the same lengths and depths, side by side.
+     *
+     * @param title over all panels, or null for one result titled by its label
+     */
+    public static void drawHeatMaps(Path png, String title, List<Result> results) {
+        Result first = results.get(0);
+        List<String> columns = first.lengths().stream().map(String::valueOf).toList();
+        List<String> rows = first.rows().stream().map(d -> String.format(Locale.ROOT,
+                first.depths().isRandom() ? "depth ~%.2f" : "depth %.2f", d)).toList();
+        List<Charts.Grid> grids = results.stream().map(r -> new Charts.Grid(
+                (title == null ? "Passkey accuracy: " : "") + r.label(), r.accuracy())).toList();
+        Charts.heatMaps(png, title, "context length (tokens)", "key depth", columns, rows, grids);
+    }
+
 
     public static void printTable(PrintWriter out, Result result) {
         out.println("passkey accuracy (" + result.label() + "), rows depth (" + result.depths().describe()

@@ -28,7 +28,9 @@ class ShrunkenDemoTest {
         Files.writeString(extend, TinyRuns.recipe(tmp, 3, """
                 rope_scaling: {rope_type: yarn, factor: 4, original_max_position_embeddings: 64}
                 activation_checkpointing: every_layer
-                """).replace("""
+                eval: {every: 3, lengths: [256], batches: 1, passkey: {lengths: [256], trials: 2}}
+                """).replace("sources: [{type: text, path: docs}]", "sources: [{type: text, path: docs}, "
+                + "{type: retrieval, fraction: 0.3, lengths: [120, 250], task: false, seed: 3}]").replace("""
                 model:
                   init: random
                   architecture: {model_type: llama, hidden_size: 32, intermediate_size: 64, num_hidden_layers: 2,
@@ -40,7 +42,7 @@ class ShrunkenDemoTest {
         String[] args = {"demo", "--pretrain", pretrain.toString(), "--extend", extend.toString(), "--base",
             tmp.resolve("base").toString(), "--out", tmp.resolve("report").toString(), "--eval-data",
             tmp.resolve("docs").toString() + "/doc0*.txt", "--eval-max-tokens", "600", "--stride", "64",
-            "--passkey-trials", "1", "--passkey-depths", "0,1"};
+            "--passkey-trials", "4", "--passkey-bins", "2"};
         CliRun first = CliRun.of(args);
         assertEquals(0, first.exitCode(), first.err());
         Path report = tmp.resolve("report/report.md");
@@ -51,10 +53,23 @@ class ShrunkenDemoTest {
             assertTrue(md.contains(variant), variant + " in " + md);
         }
         assertTrue(md.contains("## Checks") && md.contains("YaRN without fine-tuning beats PI"), md);
+        assertTrue(md.contains("Training data: stage 1 trained on plain text alone (no retrieval documents); stage 2 "
+                + "mixed synthetic retrieval documents into its text (retrieval, 30% of training tokens, 120-250 "
+                + "tokens, fixed filler)"), md);
+        assertTrue(md.contains("### Passkey checks") && md.contains("the extended model retrieves at least 80% at "
+                + "256 in every depth bin") && md.contains("depth ~0.25: ") && md.contains("depth ~0.75: "), md);
+        assertTrue(md.contains("![passkey accuracy, base and extended](passkey.png)"), md);
+        // the synthetic source went into stage 2's store, and passkey ran during training
+        JsonNode store = new ObjectMapper().readTree(tmp.resolve("store-long/manifest.json").toFile());
+        assertTrue(store.path("stats").path("by_source").get(1).path("tokens_generated").asLong() > 0,
+                store.toString());
+        String evalCsv = Files.readString(tmp.resolve("run-long/eval.csv"));
+        assertTrue(evalCsv.lines().findFirst().orElse("").contains("passkey_256"), evalCsv);
+        assertTrue(evalCsv.lines().count() >= 2, evalCsv);
         assertTrue(Files.isRegularFile(tmp.resolve("report/extended-model.gguf")));
         assertTrue(md.contains("llama.cpp agrees with longctx on the extended model: max |delta log p| = ")
                 && md.contains("greedy tokens identical: yes") || md.contains("llama.cpp check not run: "), md);
-        for (String file : new String[] {"perplexity.png", "loss-by-position.png", "passkey-base.png",
+        for (String file : new String[] {"perplexity.png", "loss-by-position.png", "passkey.png", "passkey-base.png",
             "passkey-extended.png", "results.json", "extended-model/config.json", "extended-model/tokenizer.json"}) {
             assertTrue(Files.isRegularFile(tmp.resolve("report").resolve(file)), file);
         }

@@ -1,5 +1,6 @@
 package io.longctx.data.source;
 
+import io.longctx.data.retrieval.RetrievalSource;
 import io.longctx.recipe.RecipeNode;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -17,13 +18,24 @@ import java.util.Map;
  * @param textColumn CSV/TSV column holding the text: a header name, or a 0-based index
  * @param header whether CSV/TSV files start with a header row
  * @param onError what to do with a malformed line or record: fail (with file:line) or skip (counted)
+ * @param retrieval type retrieval: how its synthetic documents are generated (no files are read); else null
  */
 public record SourceConfig(
         Type type, Path path, String glob, String textField, String idField, String textColumn, boolean header,
-        OnError onError) {
+        OnError onError, RetrievalSource retrieval) {
 
     public enum Type {
-        TEXT, JSONL, CSV, TSV
+        TEXT, JSONL, CSV, TSV, RETRIEVAL
+    }
+
+    public SourceConfig(Type type, Path path, String glob, String textField, String idField, String textColumn,
+            boolean header, OnError onError) {
+        this(type, path, glob, textField, idField, textColumn, header, onError, null);
+    }
+
+    /** Whether the source reads files (every type but retrieval). */
+    public boolean readsFiles() {
+        return retrieval == null;
     }
 
     public enum OnError {
@@ -37,6 +49,7 @@ public record SourceConfig(
             case JSONL -> "**.{jsonl,json,jsonl.gz,json.gz}";
             case CSV -> "**.{csv,csv.gz}";
             case TSV -> "**.{tsv,tsv.gz}";
+            case RETRIEVAL -> "";
         };
     }
 
@@ -51,6 +64,10 @@ public record SourceConfig(
     /** Reads one entry of {@code data.sources}; paths are resolved against the recipe's folder. */
     public static SourceConfig parse(RecipeNode node, Path baseDir) {
         Type type = node.enumValue("type", Type.class, Type.TEXT);
+        if (type == Type.RETRIEVAL) {
+            return new SourceConfig(type, null, null, null, null, null, false, OnError.FAIL,
+                    RetrievalSource.parse(node));
+        }
         String pathText = node.requiredString("path");
         Path path = pathText == null ? Path.of(".") : baseDir.resolve(pathText).normalize();
         String glob = node.string("glob", defaultGlob(type == null ? Type.TEXT : type));
@@ -72,6 +89,9 @@ public record SourceConfig(
 
     /** The recipe form: every key the type reads, so parsing it back gives an equal record. */
     public Map<String, Object> toMap() {
+        if (retrieval != null) {
+            return retrieval.toMap();
+        }
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("type", type.name().toLowerCase(Locale.ROOT));
         m.put("path", path.toString());
@@ -89,6 +109,9 @@ public record SourceConfig(
     }
 
     public String describe() {
+        if (retrieval != null) {
+            return retrieval.describe();
+        }
         return type.name().toLowerCase(Locale.ROOT) + " " + path;
     }
 }

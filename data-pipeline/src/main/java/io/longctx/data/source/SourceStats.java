@@ -12,9 +12,16 @@ public final class SourceStats {
     private long invalidUtf8Documents;
     private long invalidUtf8Sequences;
     private long bytes;
+    private long generatedTokens;
 
     void file() {
         files++;
+    }
+
+    /** One generated document (a retrieval source's): counted like a read one, with its tokens. */
+    public void generated(long textBytes, long tokens) {
+        document(textBytes);
+        generatedTokens += tokens;
     }
 
     void document(long textBytes) {
@@ -70,10 +77,15 @@ public final class SourceStats {
         invalidUtf8Documents += other.invalidUtf8Documents;
         invalidUtf8Sequences += other.invalidUtf8Sequences;
         bytes += other.bytes;
+        generatedTokens += other.generatedTokens;
     }
 
     /** One line for the pack summary: what was read and what was skipped or repaired. */
     public String summary() {
+        if (generatedTokens > 0) {
+            return String.format(java.util.Locale.ROOT, "%,d document(s) generated, %,d tokens", documentsRead,
+                    generatedTokens);
+        }
         return String.format(java.util.Locale.ROOT, "%,d document(s) from %,d file(s); %,d empty (skipped); %,d with "
                 + "invalid UTF-8 (%,d byte sequence(s) replaced); %,d malformed (skipped)", documentsRead, files,
                 emptySkipped, invalidUtf8Documents, invalidUtf8Sequences, malformedSkipped);
@@ -88,6 +100,7 @@ public final class SourceStats {
         map.put("documents_with_invalid_utf8", invalidUtf8Documents);
         map.put("invalid_utf8_sequences_replaced", invalidUtf8Sequences);
         map.put("text_bytes", bytes);
+        map.put("tokens_generated", generatedTokens);
         return map;
     }
 }

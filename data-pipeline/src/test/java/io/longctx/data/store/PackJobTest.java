@@ -146,18 +146,23 @@ class PackJobTest {
         assertTrue(train.path("skipped_short").asLong() > 0);
     }
 
-    @Test
-    void recipeErrors_areCollectedWithLines() {
-        String yaml = "data:\n  sources: [{type: pdf, path: docs}]\n  packing: {mode: concat, seq_len: 1, "
-                + "overlap: 3, colour: red}\n  validation_fraction: 1.5\n";
-        RecipeNode root = RecipeNode.parse(yaml, "bad.yaml");
+    /** The collected messages of a data section that must not parse. */
+    private String recipeErrors(String yaml, String file) {
+        RecipeNode root = RecipeNode.parse(yaml, file);
         RecipeException e = assertThrows(RecipeException.class, () -> {
             DataConfig.parse(root.get("data"), tmp, null, tmp);
             root.finish();
             root.problems().throwIfAny();
         });
-        String message = e.getMessage();
-        assertTrue(message.contains("bad.yaml:2: data.sources[0].type: must be one of [text, jsonl, csv, tsv]"),
+        return e.getMessage();
+    }
+
+    @Test
+    void recipeErrors_areCollectedWithLines() {
+        String yaml = "data:\n  sources: [{type: pdf, path: docs}]\n  packing: {mode: concat, seq_len: 1, "
+                + "overlap: 3, colour: red}\n  validation_fraction: 1.5\n";
+        String message = recipeErrors(yaml, "bad.yaml");
+        assertTrue(message.contains("bad.yaml:2: data.sources[0].type: must be one of [text, jsonl, csv, tsv, retrieval]"),
                 message);
         assertTrue(message.contains("data.packing.seq_len: must be at least 2"), message);
         assertTrue(message.contains("data.packing.overlap"), message);
@@ -221,5 +226,83 @@ class PackJobTest {
                 + "file(s); 1 empty (skipped)"), all);
         assertTrue(all.contains("data.sources[1] (text " + tmp.resolve("odd") + "): 1 document(s) from 2 file(s); "
                 + "1 empty (skipped); 1 with invalid UTF-8 (1 byte sequence(s) replaced)"), all);
+    }
+
+    private DataConfig withRetrieval(String retrieval, String store) {
+        String yaml = "data:\n  sources: [{type: text, path: docs}, " + retrieval + "]\n  tokenizer: byte\n"
+                + "  packing: {mode: concat, seq_len: 128}\n  validation_fraction: 0.2\n  seed: 5\n  store: " + store
+                + "\n";
+        RecipeNode root = RecipeNode.parse(yaml, "test.yaml");
+        DataConfig config = DataConfig.parse(root.get("data"), tmp, null, tmp.resolve("default-store"));
+        root.finish();
+        root.problems().throwIfAny();
+        return config;
+    }
+
+    @Test
+    void retrievalSource_makesItsFractionOfTrainingTokens_trainingSplitOnly_andIsFingerprinted() {
+        DataConfig config = withRetrieval("{type: retrieval, fraction: 0.25, lengths: [120, 300], task: false, seed: 3}", "r1");
+        List<String> lines = log();
+        TokenStore store = new PackJob(config, lines::add).run(false).store();
+        store.verify();
+        var stats = store.manifest().path("stats");
+        long files = stats.path("by_source").get(0).path("text_bytes").asLong();   // byte tokens: bytes = tokens
+        var generated = stats.path("by_source").get(1);
+        long synthetic = generated.path("tokens_generated").asLong();
+        long fileTrainTokens = stats.path("train").path("tokens_in").asLong() - synthetic;
+        double share = synthetic / (double) (synthetic + fileTrainTokens);
+        assertTrue(Math.abs(share - 0.25) < 0.01, "retrieval share of training tokens " + share);
+        assertTrue(fileTrainTokens < files, "some file documents held out for validation");
+        // validation holds file documents only: its tokens are the rest of the files' tokens
+        assertEquals(files - fileTrainTokens, stats.path("validation").path("tokens_in").asLong());
+        assertTrue(String.join("\n", lines).contains("data.sources[1] (retrieval, 25% of training tokens, 120-300 "
+                + "tokens, fixed filler): "), String.join("\n", lines));
+        // the text of the packed training tokens holds whole passkey documents with their answers
+        StringBuilder text = new StringBuilder();
+        TokenStore.Split train = store.split("train");
+        for (long i = 0; i < train.size(); i++) {
+            for (int id : train.sequence(i).tokens()) {
+                if (id >= 3) {
+                    text.append((char) (id - 3));
+                }
+            }
+        }
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("The pass key is (\\d+)\\. Remember it\\. \\1 is "
+                + "the pass key\\.\n[^\n]*\nWhat is the pass key\\? The pass key is (\\d+)\\.").matcher(text);
+        int whole = 0;
+        while (m.find()) {
+            assertEquals(m.group(1), m.group(2));
+            whole++;
+        }
+        assertTrue(whole > 20, whole + " whole documents");
+        assertTrue(new PackJob(config, line -> { }).run(false).reused());
+        PackJob.Result reseeded = new PackJob(withRetrieval("{type: retrieval, fraction: 0.25, lengths: [120, 300], "
+                + "task: false, seed: 4}", "r1"), line -> { }).run(false);
+        assertFalse(reseeded.reused());
+    }
+
+    @Test
+    void retrievalSourceErrors_nameTheirKeys() {
+        String yaml = "data:\n  sources:\n    - {type: retrieval, fraction: 0.5, lengths: [300, 200]}\n"
+                + "    - {type: retrieval, lengths: [100], filler: novel}\n  packing: {seq_len: 64}\n";
+        String message = recipeErrors(yaml, "bad.yaml");
+        assertTrue(message.contains("bad.yaml:3: data.sources[0].lengths: must be [min_tokens, max_tokens]"), message);
+        assertTrue(message.contains("bad.yaml:4: data.sources[1].fraction: is required"), message);
+        assertTrue(message.contains("data.sources[1].lengths: must be [min_tokens, max_tokens]"), message);
+        assertTrue(message.contains("data.sources[1].filler: must be one of [fixed, sources]"), message);
+        assertTrue(message.contains("data.sources: needs at least one source of files"), message);
+        String heavy = "data:\n  sources: [{type: text, path: docs}, {type: retrieval, fraction: 0.6, lengths: [200, 300]},"
+                + " {type: retrieval, fraction: 0.5, lengths: [200, 300]}]\n  packing: {seq_len: 64}\n";
+        String heavyErrors = recipeErrors(heavy, "heavy.yaml");
+        assertTrue(heavyErrors.contains("retrieval fractions add up to 1.1"), heavyErrors);
+    }
+
+    @Test
+    void retrievalLengthsTooShortForThePrompt_failBeforeAnyDocumentIsRead() {
+        DataConfig config = withRetrieval("{type: retrieval, fraction: 0.2, lengths: [60, 300]}", "r-short");
+        LongctxException e = assertThrows(LongctxException.class, () -> new PackJob(config, line -> { }).run(false));
+        assertTrue(e.getMessage().startsWith("data.sources[1].lengths: the shortest document, 60 tokens"),
+                e.getMessage());
+        assertFalse(Files.exists(tmp.resolve("r-short")));
     }
 }
