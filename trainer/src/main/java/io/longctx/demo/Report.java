@@ -101,12 +101,11 @@ final class Report {
                 .append(".\n\n");
         md.append("![passkey accuracy, base and extended](passkey.png)\n\n");
         for (PasskeyStudy.Result r : passkey) {
-            md.append(String.format(Locale.ROOT, "%s: %.0f%% over %d trials (%s);", r.label(),
+            md.append(String.format(Locale.ROOT, "%s: %.0f%% over %d trials (%s); by length:", r.label(),
                     100 * r.meanAccuracy(), r.trials(), r.depths().describe()));
-            for (int length : r.lengths()) {
-                md.append(String.format(Locale.ROOT, " %d: %.0f%%", length, 100 * r.accuracyAt(length)));
-            }
-            md.append(".\n\n");
+            List<String> byLength = r.lengths().stream().map(length -> String.format(Locale.ROOT, "%d %.0f%%",
+                    length, 100 * r.accuracyAt(length))).toList();
+            md.append(' ').append(String.join(", ", byLength)).append(".\n\n");
         }
         md.append("### Passkey checks\n\n");
         for (Check check : passkeyChecks(original, target)) {
