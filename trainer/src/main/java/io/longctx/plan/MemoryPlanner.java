@@ -16,8 +16,8 @@ import java.util.Set;
  * Predicts a training run's peak memory from the tensors the trainer keeps, counted one by one: weights in their
  * roles (compute copies, fp32 masters, gradients, gradient sums, AdamW moments, on the device or the host), what
  * autograd saves per token and layer in {@code LlamaModel.decoderLayer}, the inputs activation checkpointing keeps,
- * one segment's recompute, the chunked output head, the attention kernel's workspace, and a measured runtime base.
- * Pure arithmetic; no I/O.
+ * the larger of backward's two phases (the chunked output head, or one segment's recompute with one layer's backward
+ * and the attention kernel's workspace), and a measured runtime base. Pure arithmetic; no I/O.
  */
 public final class MemoryPlanner {
     /**
@@ -67,40 +67,41 @@ public final class MemoryPlanner {
         long q = (long) m.numHeads() * m.headDim();
         long inter = m.intermediateSize();
         long perLayerToken = savedPerLayerToken(in, h, q, inter, e);
-        long segmentInputs;
-        long recompute;
         int layers = m.numLayers();
         long residual = tokens * h * e;
-        if (in.checkpointLayers() == 0) {
-            segmentInputs = 0;
-            recompute = 0;
+        int k = Math.min(in.checkpointLayers(), layers);
+        if (k == 0) {
             parts.add(new Part("activations saved by autograd (all layers)", layers * perLayerToken * tokens,
                     Where.DEVICE));
         } else {
-            int k = in.checkpointLayers();
             int segments = (layers + k - 1) / k;
-            segmentInputs = segments * residual;
-            recompute = Math.min(k, layers) * heldPerLayerToken(in, h, q, (long) m.numKvHeads() * m.headDim(), inter, e)
-                    * tokens;
-            parts.add(new Part("activations saved by checkpointing (" + segments + " segment inputs)", segmentInputs,
-                    Where.DEVICE));
+            parts.add(new Part("activations saved by checkpointing (" + segments + " segment inputs)",
+                    segments * residual, Where.DEVICE));
         }
         // backward of one layer: the gradients flowing through it, of the residual stream and the MLP intermediates
         long layerBackward = tokens * 2 * (h + inter) * e;
+        long attention = in.plainAttention()
+                ? (long) in.microBatch() * m.numHeads() * in.seqLen() * (long) in.seqLen() * 3 * FP32
+                : tokens * q * 2 * FP32;                                          // flash kernel's fp32 accumulators
+        long recompute = k == 0 ? 0
+                : k * heldPerLayerToken(in, h, q, (long) m.numKvHeads() * m.headDim(), inter, e) * tokens;
+        // under checkpointing the upstream gradient and the segment's input leaf live beside the recompute
+        long layerPhase = recompute + layerBackward + attention + (k == 0 ? 0 : 2 * residual);
         long chunk = (long) in.microBatch() * Math.min(in.seqLen(), ChunkedNll.CHUNK);
         // logits, their fp32 log-softmax (saved), and in backward the fp32 gradient and the logits' gradient
         long head = chunk * m.vocabSize() * (2L * e + 2 * FP32 + (e == FP32 ? 0 : FP32))
                 + 2 * residual;                                                   // the head's input leaf, its gradient
-        long attention = in.plainAttention()
-                ? (long) in.microBatch() * m.numHeads() * in.seqLen() * (long) in.seqLen() * 3 * FP32
-                : tokens * q * 2 * FP32;                                          // flash kernel's fp32 accumulators
-        if (in.checkpointLayers() > 0) {
-            parts.add(new Part("one segment's recompute (" + Math.min(in.checkpointLayers(), layers) + " layer(s))",
-                    recompute, Where.DEVICE));
+        // backward runs the head (in its own scope, freed after) before any layer: the two phases never coexist
+        if (head >= layerPhase) {
+            parts.add(new Part("output head chunk (" + chunk + " positions; the larger backward phase)", head,
+                    Where.DEVICE));
+        } else {
+            if (k > 0) {
+                parts.add(new Part("one segment's recompute (" + k + " layer(s))", recompute, Where.DEVICE));
+            }
+            parts.add(new Part("one layer's backward and attention workspace", layerPhase - recompute,
+                    Where.DEVICE));
         }
-        long workspace = Math.max(head, layerBackward + attention + (in.checkpointLayers() == 0 ? 0 : 2 * residual));
-        parts.add(new Part(head >= layerBackward + attention ? "output head chunk (" + chunk + " positions)"
-                : "one layer's backward and attention workspace", workspace, Where.DEVICE));
         parts.add(new Part(in.gpu() ? "CUDA runtime (context, workspaces, allocator)"
                 : "runtime (JVM, libtorch)", in.gpu() ? GPU_RUNTIME_BYTES : CPU_RUNTIME_BYTES, Where.DEVICE));
         long loading = all * FP32;        // the fp32 weights as read, before each is placed in its role

@@ -80,6 +80,29 @@ class MemoryPlannerTest {
     }
 
     @Test
+    void headChunkAndSegmentRecompute_areAlternativePhases_notASum() {
+        // small at 2k: a 512 x 32000 logits chunk (about 262 MiB in bf16) outweighs one layer's recompute (57 MiB)
+        ModelConfig small = io.longctx.bench.BenchModels.config("small", 2048);
+        MemoryPlan headBound = MemoryPlanner.plan(new PlanInput(small, 2048, 1, 1, Precision.BF16, Offload.NONE,
+                null, List.of("*"), false, false, 1, 0), Long.MAX_VALUE);
+        long chunk = 512L * 32000 * (2 * 2 + 2 * 4 + 4) + 2L * 2048 * 512 * 2;
+        assertEquals(chunk, part(headBound, "output head chunk"));
+        assertEquals(0, part(headBound, "one segment"), "the head runs in its own scope before any recompute");
+        // two layers per segment: the recompute doubles but stays below the head, so only the inputs change
+        MemoryPlan twoLayers = MemoryPlanner.plan(new PlanInput(small, 2048, 1, 2, Precision.BF16, Offload.NONE,
+                null, List.of("*"), false, false, 1, 0), Long.MAX_VALUE);
+        assertEquals(headBound.devicePeak() - 4L * 2048 * 512 * 2, twoLayers.devicePeak());
+        // at 8k in fp32 the recompute phase is the larger: recompute + layer backward + attention, no head part
+        MemoryPlan recomputeBound = MemoryPlanner.plan(new PlanInput(io.longctx.bench.BenchModels.config("small",
+                8192), 8192, 1, 1, Precision.FP32, Offload.NONE, null, List.of("*"), false, false, 1, 0),
+                Long.MAX_VALUE);
+        assertEquals(0, part(recomputeBound, "output head"));
+        assertTrue(part(recomputeBound, "one segment") > part(headBound, "output head chunk"));
+        assertEquals(recomputeBound.devicePeak(), recomputeBound.parts().stream().mapToLong(MemoryPlan.Part::bytes)
+                .sum(), "on CPU, one memory: every predicted byte is a listed part, the weights as read included");
+    }
+
+    @Test
     void bf16ActivationsAtMostHalfOfFp32_atEightThousandTokensWithCheckpointing() {
         ModelConfig small = io.longctx.bench.BenchModels.config("small", 8192);
         long[] activations = new long[2];
