@@ -14,7 +14,7 @@ import ai.djl.pytorch.jni.JniUtils;
  * A TorchScript module of our own (see {@link TorchScriptArchive}), loaded with the manager that owns it, and the two
  * ways DJL lets us call its methods. Closing it frees both.
  */
-final class ScriptModule implements AutoCloseable {
+public final class ScriptModule implements AutoCloseable {
     private final NDManager owner;
     private final PtSymbolBlock block;
 
@@ -23,7 +23,7 @@ final class ScriptModule implements AutoCloseable {
         this.block = block;
     }
 
-    static ScriptModule load(String className, String methods) {
+    public static ScriptModule load(String className, String methods) {
         // The graph executor's optimizer re-plans a method after its first runs and then differentiates it with
         // its own formulas, so the same call would give other gradients from the third time on: the methods here
         // are thin wrappers over ATen ops and gain nothing from it.
@@ -38,7 +38,7 @@ final class ScriptModule implements AutoCloseable {
     }
 
     /** A manager for short-lived arrays the module's callers need (scalars passed as tensors). */
-    NDManager manager() {
+    public NDManager manager() {
         return owner;
     }
 
@@ -60,7 +60,7 @@ final class ScriptModule implements AutoCloseable {
     }
 
     /** Runs a method on IValues in inference mode: for work autograd must not record, such as parameter updates. */
-    IValue runInference(String method, IValue... arguments) {
+    public IValue runInference(String method, IValue... arguments) {
         return IValueUtils.runMethod(block, method, arguments);
     }
 

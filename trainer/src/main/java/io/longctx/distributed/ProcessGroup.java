@@ -1,0 +1,240 @@
+package io.longctx.distributed;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.pytorch.engine.PtNDArray;
+import ai.djl.pytorch.engine.PtNDManager;
+import ai.djl.pytorch.jni.IValue;
+import io.longctx.LongctxException;
+import io.longctx.engine.ScriptModule;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * A c10d process group of this job's ranks (Gloo on CPU, NCCL on CUDA), created by the native shim and used through
+ * TorchScript's functional collectives, which work in place on DJL's tensors. Every collective must be called by
+ * every rank in the same order; a rank that is gone makes the others fail within the group's timeout.
+ */
+public final class ProcessGroup implements AutoCloseable {
+    private static final String CLASS_NAME = "LongctxCollectives";
+    private static final String METHODS = """
+              def all_reduce(self: __torch__.LongctxCollectives, tensors: List[Tensor], op: str, \
+            bucket_elements: int, group: str) -> None:
+                buckets: List[List[Tensor]] = []
+                current: List[Tensor] = []
+                size = 0
+                for t in tensors:
+                  current.append(t)
+                  size += t.numel()
+                  if size >= bucket_elements:
+                    buckets.append(current)
+                    current = []
+                    size = 0
+                if len(current) > 0:
+                  buckets.append(current)
+                flats: List[Tensor] = []
+                for b in buckets:
+                  flat = torch.cat([t.reshape([-1]) for t in b])
+                  flats.append(ops._c10d_functional.all_reduce_(flat, op, group))
+                for i in range(len(buckets)):
+                  flat = ops._c10d_functional.wait_tensor(flats[i])
+                  offset = 0
+                  for t in buckets[i]:
+                    n = t.numel()
+                    t.copy_(flat[offset:offset + n].view(t.shape))
+                    offset += n
+                return None
+              def reduce_scatter_flat(self: __torch__.LongctxCollectives, tensors: List[Tensor], padded: int, \
+            world: int, group: str) -> Tensor:
+                flat = torch.cat([t.reshape([-1]).float() for t in tensors])
+                if padded > flat.numel():
+                  flat = torch.cat([flat, flat.new_zeros([padded - flat.numel()])])
+                out = ops._c10d_functional.reduce_scatter_tensor(flat, "sum", world, group)
+                return ops._c10d_functional.wait_tensor(out)
+              def all_gather_flat(self: __torch__.LongctxCollectives, shard: Tensor, targets: List[Tensor], \
+            world: int, group: str) -> None:
+                full = ops._c10d_functional.wait_tensor(\
+            ops._c10d_functional.all_gather_into_tensor(shard, world, group))
+                offset = 0
+                for t in targets:
+                  n = t.numel()
+                  t.copy_(full[offset:offset + n].view(t.shape))
+                  offset += n
+                return None
+              def shard_of(self: __torch__.LongctxCollectives, tensors: List[Tensor], padded: int, start: int, \
+            length: int) -> Tensor:
+                flat = torch.cat([t.reshape([-1]).float() for t in tensors])
+                if padded > flat.numel():
+                  flat = torch.cat([flat, flat.new_zeros([padded - flat.numel()])])
+                return flat.narrow(0, start, length).clone()
+            """;
+    private static int groups;
+
+    private final WorldInfo world;
+    private final String name;
+    private final ScriptModule module;
+    private final NDManager manager;
+    private boolean closed;
+
+    private ProcessGroup(WorldInfo world, String name, ScriptModule module, NDManager manager) {
+        this.world = world;
+        this.name = name;
+        this.module = module;
+        this.manager = manager;
+    }
+
+    /**
+     * Joins the job's group: rank 0 serves a TCP store at MASTER_ADDR:MASTER_PORT and the others connect, each
+     * within {@code timeoutSeconds}; then every collective waits at most that long for a peer.
+     *
+     * @param cudaDevice the rank's CUDA device, or -1 for Gloo on CPU
+     */
+    public static ProcessGroup join(WorldInfo world, int timeoutSeconds, int cudaDevice) {
+        C10dShim.Native_ shim = C10dShim.get();
+        String name = "longctx-" + (++groups);
+        byte[] error = new byte[1024];
+        int code = shim.longctx_c10d_init(name, "tcp", world.masterAddr(), world.masterPort(), world.rank(),
+                world.worldSize(), timeoutSeconds * 1000, cudaDevice, error, error.length);
+        if (code != 0) {
+            throw new LongctxException(String.format(Locale.ROOT, "rank %d of %d: cannot join the process group "
+                    + "at %s:%d (%s)", world.rank(), world.worldSize(), world.masterAddr(), world.masterPort(),
+                    explain(C10dShim.text(error), world)));
+        }
+        ScriptModule module = ScriptModule.load(CLASS_NAME, METHODS);
+        return new ProcessGroup(world, name, module, module.manager().newSubManager());
+    }
+
+    private static String explain(String error, WorldInfo world) {
+        String lower = error.toLowerCase(Locale.ROOT);
+        if (lower.contains("address already in use")) {
+            return "port " + world.masterPort() + " is in use: choose another MASTER_PORT";
+        }
+        if (lower.contains("timed out") || lower.contains("timeout") || lower.contains("connection refused")) {
+            return (world.isMain() ? "not every rank arrived" : "MASTER_ADDR " + world.masterAddr()
+                    + " does not answer") + ": " + error;
+        }
+        return error;
+    }
+
+    public WorldInfo world() {
+        return world;
+    }
+
+    public int rank() {
+        return world.rank();
+    }
+
+    public int size() {
+        return world.worldSize();
+    }
+
+    /** Sums the tensors across ranks in place, flattened into buckets of at least {@code bucketBytes}. */
+    public void allReduceSum(List<NDArray> tensors, long bucketBytes) {
+        allReduce(tensors, "sum", bucketBytes);
+    }
+
+    /** The element-wise maximum across ranks, in place. */
+    public void allReduceMax(List<NDArray> tensors) {
+        allReduce(tensors, "max", Long.MAX_VALUE);
+    }
+
+    /** Sums of these numbers across ranks (float64). */
+    public double[] sum(double... values) {
+        return reduceNumbers("sum", values);
+    }
+
+    /** Whether any rank says true. */
+    public boolean any(boolean mine) {
+        return reduceNumbers("max", mine ? 1 : 0)[0] > 0;
+    }
+
+    /** Every rank waits here until all have arrived. */
+    public void barrier() {
+        reduceNumbers("sum", 0);
+    }
+
+    /** The same numbers on every rank: rank {@code source}'s (a sum in which only the source is not zero). */
+    public double[] broadcast(int source, double... values) {
+        return reduceNumbers("sum", rank() == source ? values : new double[values.length]);
+    }
+
+    /**
+     * This rank's shard of the flattened gradients summed across ranks: the concatenation of {@code tensors} (as
+     * fp32), zero-padded to {@code padded} elements, reduce-scattered; shard r holds elements [r s, (r+1) s).
+     */
+    public NDArray reduceScatterFlat(List<NDArray> tensors, long padded, NDManager owner) {
+        try (IValue list = tensorList(tensors); IValue pad = IValue.from(padded);
+                IValue size = IValue.from((long) size()); IValue group = IValue.from(name);
+                IValue out = module.runInference("reduce_scatter_flat", list, pad, size, group)) {
+            return out.toTensor((PtNDManager) owner);
+        } catch (RuntimeException e) {
+            throw lost(e);
+        }
+    }
+
+    /** Gathers every rank's shard and copies the concatenation into {@code targets} (shapes in order). */
+    public void allGatherFlat(NDArray shard, List<NDArray> targets) {
+        call("all_gather_flat", IValue.from((PtNDArray) shard), tensorList(targets), IValue.from((long) size()),
+                IValue.from(name));
+    }
+
+    /** Elements [start, start + length) of the tensors' fp32 concatenation zero-padded to {@code padded}. */
+    public NDArray flatSlice(List<NDArray> tensors, long padded, long start, long length, NDManager owner) {
+        try (IValue list = tensorList(tensors); IValue pad = IValue.from(padded); IValue from = IValue.from(start);
+                IValue n = IValue.from(length); IValue out = module.runInference("shard_of", list, pad, from, n)) {
+            return out.toTensor((PtNDManager) owner);
+        }
+    }
+
+    private void allReduce(List<NDArray> tensors, String op, long bucketBytes) {
+        if (tensors.isEmpty()) {
+            return;
+        }
+        long elements = Math.max(1, bucketBytes / 4);
+        call("all_reduce", tensorList(tensors), IValue.from(op), IValue.from(elements), IValue.from(name));
+    }
+
+    private double[] reduceNumbers(String op, double... values) {
+        try (NDManager scope = manager.newSubManager()) {
+            NDArray t = scope.create(values);
+            allReduce(List.of(t), op, Long.MAX_VALUE);
+            return t.toDoubleArray();
+        }
+    }
+
+    private void call(String method, IValue... arguments) {
+        try (IValue ignored = module.runInference(method, arguments)) {
+            // returns None
+        } catch (RuntimeException e) {
+            throw lost(e);
+        } finally {
+            for (IValue argument : arguments) {
+                argument.close();
+            }
+        }
+    }
+
+    /** A collective that failed: a peer exited or stopped answering within the timeout. */
+    private LongctxException lost(RuntimeException e) {
+        String message = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage().lines()
+                .filter(line -> line.contains("Error:")).reduce((a, b) -> b).orElse(e.getMessage().lines()
+                        .findFirst().orElse("")).trim();
+        return new LongctxException(String.format(Locale.ROOT, "rank %d of %d: a collective failed, another rank "
+                + "exited or stopped answering (%s)", rank(), size(), message), e);
+    }
+
+    private static IValue tensorList(List<NDArray> tensors) {
+        return IValue.listFrom(tensors.stream().map(t -> (PtNDArray) t).toArray(PtNDArray[]::new));
+    }
+
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        manager.close();
+        module.close();
+        C10dShim.get().longctx_c10d_destroy(name, new byte[256], 256);
+    }
+}
