@@ -28,7 +28,7 @@ import java.util.stream.Stream;
 
 /**
  * The checkpoints of a run: {@code <run>/checkpoints/step-NNNNNN/} folders holding model.safetensors (HF names, F32),
- * optimizer.safetensors (AdamW moments), state.json (step, sampler cursor, counters), config.json, recipe.yaml, the
+ * optimizer.safetensors (AdamW moments; with a sharded optimizer one file per rank), state.json (step, sampler cursor, counters), config.json, recipe.yaml, the
  * tokenizer, and manifest.json with every file's size and SHA-256. A checkpoint is written to a temporary folder,
  * each file synced, the manifest written last, then the folder renamed: a crash never leaves one that looks
  * complete, and one that fails verification is skipped in favour of the previous.
@@ -65,15 +65,28 @@ public final class Checkpoints {
     }
 
     /**
-     * What goes into a checkpoint.
+     * What rank 0 writes into a checkpoint, beside the files every rank writes ({@link #writeFiles}).
      *
-     * @param gradients the gradient sum of the micro-batches already done inside a step; empty at a step boundary
      * @param base for a LoRA run, the frozen base the trainable weights extend (they go to adapter.safetensors);
      *     null for a full model (model.safetensors)
+     * @param worldSize the ranks that wrote it (optimizer shards and mid-step gradients are per rank)
      */
-    public record Contents(Map<String, NDArray> weights, Map<String, NDArray> optimizer,
-            Map<String, NDArray> gradients, TrainingState state, JsonNode config, String recipeYaml,
-            Path tokenizerDir, String storeIdentity, io.longctx.lora.BaseIdentity base) {
+    public record Contents(Map<String, NDArray> weights, TrainingState state, JsonNode config, String recipeYaml,
+            Path tokenizerDir, String storeIdentity, io.longctx.lora.BaseIdentity base, int worldSize) {
+    }
+
+    /** The mid-step gradient sums of a rank: gradients.safetensors for one process, else one file per rank. */
+    public static String gradientsFile(int rank, int world) {
+        return world == 1 ? GRADIENTS : String.format("gradients-rank-%03d-of-%03d.safetensors", rank, world);
+    }
+
+    /** The world size a checkpoint was written with (1 for checkpoints that do not say). */
+    public static int worldSize(Path checkpoint) {
+        try {
+            return new ObjectMapper().readTree(checkpoint.resolve(MANIFEST).toFile()).path("world_size").asInt(1);
+        } catch (IOException e) {
+            throw new LongctxException(checkpoint.resolve(MANIFEST) + ": unreadable (" + e.getMessage() + ")");
+        }
     }
 
     /** Whether a checkpoint holds adapters over a base rather than a whole model. */
@@ -101,18 +114,42 @@ public final class Checkpoints {
         }
     }
 
-    /** Writes a checkpoint atomically; returns its folder. */
-    public Path write(Contents contents) {
-        Path target = root.resolve(name(contents.state()));
-        Path temp = root.resolve("." + target.getFileName() + ".tmp-" + ProcessHandle.current().pid());
+    /** Writes a checkpoint of one process atomically, with the files the process writes itself; returns its folder. */
+    public Path write(Contents contents, Map<String, Map<String, NDArray>> files) {
+        Path temp = staging(contents.state());
+        prepare(temp);
+        writeFiles(temp, files);
+        return commit(temp, contents);
+    }
+
+    /** The hidden folder a checkpoint of this state is assembled in before it is renamed into place. */
+    public Path staging(TrainingState state) {
+        return root.resolve("." + name(state) + ".tmp");
+    }
+
+    /** Rank 0, first: an empty staging folder (whatever a crashed attempt left there goes). */
+    public void prepare(Path temp) {
         try {
             deleteTree(temp);
             Files.createDirectories(temp);
+        } catch (IOException e) {
+            throw new LongctxException(temp + ": cannot prepare a checkpoint (" + e.getMessage() + ")");
+        }
+    }
+
+    /** Any rank, after {@link #prepare}: its own tensor files (optimizer shard, mid-step gradients), each synced. */
+    public static void writeFiles(Path temp, Map<String, Map<String, NDArray>> files) {
+        files.forEach((name, tensors) -> writeTensors(temp.resolve(name), tensors));
+    }
+
+    /**
+     * Rank 0, after every rank's files are in: the weights, state, config, recipe and tokenizer, then the manifest of
+     * every file, then the rename that makes the checkpoint visible.
+     */
+    public Path commit(Path temp, Contents contents) {
+        Path target = root.resolve(name(contents.state()));
+        try {
             writeTensors(temp.resolve(contents.base() == null ? MODEL : ADAPTER), contents.weights());
-            writeTensors(temp.resolve("optimizer.safetensors"), contents.optimizer());
-            if (!contents.gradients().isEmpty()) {
-                writeTensors(temp.resolve(GRADIENTS), contents.gradients());
-            }
             writeSynced(temp.resolve("state.json"), JSON.writeValueAsBytes(contents.state().toMap()));
             writeSynced(temp.resolve("config.json"), JSON.writeValueAsBytes(contents.config()));
             writeSynced(temp.resolve("recipe.yaml"), contents.recipeYaml().getBytes(java.nio.charset.StandardCharsets.UTF_8));
@@ -137,6 +174,7 @@ public final class Checkpoints {
             manifest.put("format", 1);
             manifest.put("step", contents.state().step());
             manifest.put("store", contents.storeIdentity());
+            manifest.put("world_size", contents.worldSize());
             if (contents.base() != null) {
                 manifest.put("base", contents.base().toMap());
             }
@@ -213,10 +251,17 @@ public final class Checkpoints {
             JsonNode manifest = new ObjectMapper().readTree(manifestFile.toFile());
             JsonNode files = manifest.path("files");
             String weights = files.has(ADAPTER) ? ADAPTER : MODEL;
-            for (String required : List.of(weights, "optimizer.safetensors", "state.json", "config.json")) {
+            for (String required : List.of(weights, "state.json", "config.json")) {
                 if (!files.has(required)) {
                     return new Verdict.Unusable("manifest lists no " + required);
                 }
+            }
+            boolean optimizer = false;
+            for (var names = files.fieldNames(); names.hasNext(); ) {
+                optimizer |= names.next().startsWith("optimizer");
+            }
+            if (!optimizer) {
+                return new Verdict.Unusable("manifest lists no optimizer state");
             }
             for (var it = files.fields(); it.hasNext(); ) {
                 var e = it.next();

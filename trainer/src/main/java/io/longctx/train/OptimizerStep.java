@@ -2,6 +2,7 @@ package io.longctx.train;
 
 import ai.djl.ndarray.NDManager;
 import io.longctx.data.pack.PackedSequence;
+import io.longctx.distributed.DataParallel;
 import io.longctx.precision.TrainingWeights;
 import java.util.List;
 import java.util.function.IntPredicate;
@@ -35,41 +36,44 @@ public final class OptimizerStep {
 
     public static Outcome run(NDManager manager, StepRunner runner, AdamW optimizer, TrainingWeights weights,
             List<List<PackedSequence>> microBatches, int step, double lr, double clipNorm) {
-        return run(manager, runner, optimizer, weights, microBatches, step, lr, clipNorm, Start.FRESH, done -> false);
+        return run(manager, runner, new ReplicatedUpdate(optimizer, null, 0), weights, microBatches, step, lr,
+                clipNorm, Start.FRESH, done -> false, DataParallel.SINGLE);
     }
 
     /**
-     * @param stopAfter asked after each micro-batch with the number done so far; true stops the step there (the
-     *     gradients stay accumulated for a checkpoint) unless it was the last micro-batch
+     * @param microBatches all of the step's micro-batches; this rank runs its share ({@link DataParallel#mine})
+     * @param start micro-batches of this rank's share already accumulated
+     * @param stopAfter asked after each of this rank's micro-batches with the number done so far; true on any rank
+     *     stops the step there on all (the gradients stay accumulated for a checkpoint) unless it was the last
      */
-    public static Outcome run(NDManager manager, StepRunner runner, AdamW optimizer, TrainingWeights weights,
+    public static Outcome run(NDManager manager, StepRunner runner, ParameterUpdate update, TrainingWeights weights,
             List<List<PackedSequence>> microBatches, int step, double lr, double clipNorm, Start start,
-            IntPredicate stopAfter) {
+            IntPredicate stopAfter, DataParallel parallel) {
         long tokens = 0;
         for (List<PackedSequence> micro : microBatches) {
             tokens += StepRunner.lossTokens(micro);
         }
+        List<List<PackedSequence>> mine = parallel.mine(microBatches);
         double nll = start.nll();
-        for (int i = start.done(); i < microBatches.size(); i++) {
-            nll += runner.forwardBackward(manager, microBatches.get(i), 1.0 / Math.max(1, tokens));
+        for (int i = start.done(); i < mine.size(); i++) {
+            nll += runner.forwardBackward(manager, mine.get(i), 1.0 / Math.max(1, tokens));
             weights.afterMicroBatch();
             int done = i + 1;
-            if (done < microBatches.size() && stopAfter.test(done)) {
+            if (done < mine.size() && parallel.any(stopAfter.test(done))) {
                 return new Outcome(Double.NaN, Double.NaN, 1.0, tokens, true, done, nll, true);
             }
         }
-        double loss = nll / Math.max(1, tokens);
+        double loss = parallel.sum(nll) / Math.max(1, tokens);
         try (NDManager scope = manager.newSubManager()) {
-            double norm = optimizer.gradNorm(weights.gradientSums(scope));
+            double norm = update.reduce(weights, scope);
             boolean finite = Double.isFinite(loss) && Double.isFinite(norm);
             double clip = clipNorm > 0 && finite ? Math.min(1.0, clipNorm / (norm + 1e-6)) : 1.0;
             if (finite) {
-                optimizer.step(weights.masters(), weights.gradientsForUpdate(scope), step, lr, clip);
-                weights.refreshCompute();
+                update.apply(weights, scope, step, lr, clip);
             } else {
-                weights.clearGradients();
+                update.discard(weights);
             }
-            return new Outcome(loss, norm, clip, tokens, finite, microBatches.size(), nll, false);
+            return new Outcome(loss, norm, clip, tokens, finite, mine.size(), nll, false);
         }
     }
 }

@@ -53,7 +53,7 @@ public final class RecipeChanges {
 
     private static boolean safe(String key, boolean constantSchedule) {
         return key.startsWith("eval.") || key.equals("output.checkpoint_every") || key.equals("output.keep_last")
-                || key.equals("output.export")
+                || key.equals("output.export") || key.startsWith("distributed.")
                 || key.equals("data.store") || key.equals("train.max_bad_steps")
                 || key.equals("train.steps") && constantSchedule;
     }

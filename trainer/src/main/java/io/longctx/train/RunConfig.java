@@ -17,9 +17,12 @@ import java.util.Map;
  * @param precision what forward and backward compute in (default bf16 on gpu, fp32 on cpu, where bf16 matrix
  *     products are many times slower)
  * @param offload where the fp32 master weights and optimizer moments live
+ * @param shardOptimizer with several ranks, each owns 1/N of the optimizer moments (gradients reduce-scattered,
+ *     updated weights all-gathered) instead of all of them
+ * @param distributed how ranks communicate
  */
 public record RunConfig(int checkpointLayers, Device device, String attention, Precision precision,
-        Offload offload) {
+        Offload offload, boolean shardOptimizer, io.longctx.distributed.DistributedConfig distributed) {
 
     public enum Device {
         CPU, GPU
@@ -59,7 +62,9 @@ public record RunConfig(int checkpointLayers, Device device, String attention, P
         RecipeNode optimizer = root.get("optimizer");
         Offload offload = optimizer.isMissing() ? Offload.NONE
                 : optimizer.enumValue("offload", Offload.class, Offload.NONE);
-        return new RunConfig(checkpointLayers, device, attention, precision, offload);
+        boolean shard = !optimizer.isMissing() && optimizer.bool("shard", false);
+        return new RunConfig(checkpointLayers, device, attention, precision, offload, shard,
+                io.longctx.distributed.DistributedConfig.parse(root.get("distributed")));
     }
 
     /** The recipe's top-level keys this record reads, as they would be written. */
@@ -70,7 +75,11 @@ public record RunConfig(int checkpointLayers, Device device, String attention, P
         map.put("device", device.name().toLowerCase(Locale.ROOT));
         map.put("attention", attention);
         map.put("precision", precision.recipeName());
-        map.put("optimizer", Map.of("offload", offload.recipeName()));
+        Map<String, Object> optimizer = new LinkedHashMap<>();
+        optimizer.put("offload", offload.recipeName());
+        optimizer.put("shard", shardOptimizer);
+        map.put("optimizer", optimizer);
+        map.put("distributed", distributed.toMap());
         return map;
     }
 }

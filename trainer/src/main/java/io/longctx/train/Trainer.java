@@ -6,6 +6,11 @@ import ai.djl.ndarray.NDManager;
 import io.longctx.LongctxException;
 import io.longctx.data.PackJob;
 import io.longctx.data.store.TokenStore;
+import io.longctx.distributed.DataParallel;
+import io.longctx.distributed.ProcessGroup;
+import io.longctx.distributed.RankLog;
+import io.longctx.distributed.ShardedUpdate;
+import io.longctx.distributed.WorldInfo;
 import io.longctx.engine.Attention;
 import io.longctx.engine.PlainAttention;
 import io.longctx.engine.SdpaAttention;
@@ -68,13 +73,44 @@ public final class Trainer {
         stopRequest.compareAndSet(null, reason);
     }
 
-    /** What the loop trains: the model, its weights in their roles and their optimizer, on one manager. */
-    record Session(NDManager manager, TrainingWeights weights, LlamaModel model, AdamW optimizer,
-            BaseIdentity base) {
+    /**
+     * What the loop trains: the model, its weights in their roles and their update, on one manager, and the ranks
+     * it shares each step with.
+     */
+    record Session(NDManager manager, TrainingWeights weights, LlamaModel model, ParameterUpdate update,
+            BaseIdentity base, DataParallel parallel, ProcessGroup group) {
     }
 
+    /**
+     * Runs the job as this process's rank: alone, or (with torchrun's or Slurm's variables) as one of several ranks
+     * that first join a c10d group and agree on the recipe, after which rank 0 alone prepares the run folder and the
+     * data while the others wait.
+     */
     public int run(boolean restart) {
+        WorldInfo world = WorldInfo.fromEnvironment();
+        if (world.distributed() && recipe.train().gradAccum() % world.worldSize() != 0) {
+            throw new LongctxException("train.grad_accum: " + recipe.train().gradAccum() + " micro-batches per step "
+                    + "(the global batch) cannot be dealt evenly to " + world.worldSize() + " ranks; make it a "
+                    + "multiple of the world size");
+        }
+        if (!world.distributed()) {
+            return run(restart, world, null);
+        }
+        Device device = device(world);
+        try (ProcessGroup group = ProcessGroup.join(world, recipe.run().distributed().timeoutSeconds(),
+                device.isGpu() ? device.getDeviceId() : -1)) {
+            requireSameRecipe(group);
+            return run(restart, world, group);
+        }
+    }
+
+    private int run(boolean restart, WorldInfo world, ProcessGroup group) {
+        DataParallel parallel = new DataParallel(group);
+        if (!world.isMain()) {
+            return follow(parallel, group, world);
+        }
         try (RunFolder folder = RunFolder.open(recipe.output().dir())) {
+            Consumer<String> log = RankLog.of(folder.dir(), world, this.log);
             if (restart) {
                 folder.clear();
             }
@@ -86,30 +122,80 @@ public final class Trainer {
                 throw new LongctxException("model.path: " + recipe.model().path() + " fails verification ("
                         + bad.reason() + ")");
             }
-            Device device = device();
-            checkMemory(device);
+            Device device = device(world);
+            checkMemory(device, world.worldSize(), log);
             PackJob.Result packed = new PackJob(recipe.data(), log).run(false, resumeFrom.isPresent());
             TokenStore store = packed.store();
             store.verify();
             checkAgainstStore(store);
             if (resumeFrom.isPresent()) {
                 requireSameData(resumeFrom.get(), store, packed);
+                requireResumableWorld(resumeFrom.get(), world.worldSize(), log);
             }
-            installSignalHandlers();
-            int code;
-            try (NDManager manager = NDManager.newBaseManager(device);
-                    AttentionHolder attention = new AttentionHolder(recipe.run().attention())) {
-                code = train(folder, store, resumeFrom, manager, attention.get());
+            if (group != null) {
+                // the followers wait here for the run folder and the store; -1: no checkpoint to resume
+                group.broadcast(0, resumeFrom.map(c -> (double) Checkpoints.stepOf(c)).orElse(-1.0),
+                        resumeFrom.map(c -> (double) Checkpoints.readState(c).microBatchesDone()).orElse(0.0));
             }
-            if (code == EXIT_DONE) {
-                exportFinal();
-            }
-            return code;
+            return trainAndExport(folder, store, resumeFrom, device, log, parallel, group);
         }
     }
 
+    /** A rank other than 0: waits for rank 0's run folder and store, then resumes where rank 0 decided. */
+    private int follow(DataParallel parallel, ProcessGroup group, WorldInfo world) {
+        double[] resume = group.broadcast(0, 0, 0);
+        Path dir = recipe.output().dir();
+        Consumer<String> log = RankLog.of(dir, world, this.log);
+        Optional<Path> resumeFrom = resume[0] < 0 ? Optional.empty() : Optional.of(new Checkpoints(dir).root()
+                .resolve(Checkpoints.name(new TrainingState((int) resume[0], null, 0, 0, 0, (int) resume[1], 0))));
+        TokenStore store = TokenStore.open(recipe.data().store());
+        return trainAndExport(null, store, resumeFrom, device(world), log, parallel, group);
+    }
+
+    private int trainAndExport(RunFolder folder, TokenStore store, Optional<Path> resumeFrom, Device device,
+            Consumer<String> log, DataParallel parallel, ProcessGroup group) {
+        installSignalHandlers();
+        int code;
+        try (NDManager manager = NDManager.newBaseManager(device);
+                AttentionHolder attention = new AttentionHolder(recipe.run().attention())) {
+            code = train(folder, store, resumeFrom, manager, attention.get(), log, parallel, group);
+        }
+        if (code == EXIT_DONE && parallel.rank() == 0) {
+            exportFinal(log);
+        }
+        return code;
+    }
+
+    /** Every rank must run the same resolved recipe: a mismatch is found before anything is written. */
+    private void requireSameRecipe(ProcessGroup group) {
+        String hash = io.longctx.Hashing.sha256(ResolvedRecipe.yaml(recipe).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        double mine = (double) Long.parseLong(hash.substring(0, 12), 16);     // 48 bits: exact in a double
+        double main = group.broadcast(0, mine)[0];
+        if (group.any(main != mine)) {
+            throw new LongctxException("rank " + group.rank() + ": " + (main != mine ? "the resolved recipe differs "
+                    + "from rank 0's (" + recipe.file() + ", sha256 " + hash.substring(0, 12) + "...); every rank must "
+                    + "run the same recipe and overrides" : "another rank's recipe differs from rank 0's"));
+        }
+    }
+
+    /** A checkpoint taken inside a step holds one partial gradient per rank: it resumes on that world size only. */
+    private void requireResumableWorld(Path checkpoint, int world, Consumer<String> log) {
+        int saved = Checkpoints.worldSize(checkpoint);
+        if (saved == world) {
+            return;
+        }
+        if (Checkpoints.readState(checkpoint).insideStep()) {
+            throw new LongctxException(checkpoint + " was written inside a step by " + saved + " rank(s), each "
+                    + "with its own partial gradient: resume it with " + saved + " rank(s) (or from the previous "
+                    + "step-boundary checkpoint after deleting this one)");
+        }
+        log.accept("resuming a checkpoint of " + saved + " rank(s) with " + world + ": the data order and global "
+                + "batch are the same; reductions run in another order, so results match within rounding, not bit "
+                + "for bit");
+    }
+
     private int train(RunFolder folder, TokenStore store, Optional<Path> resumeFrom, NDManager manager,
-            Attention attention) {
+            Attention attention, Consumer<String> log, DataParallel parallel, ProcessGroup group) {
         ModelConfig architecture = recipe.architecture();
         RunConfig run = recipe.run();
         TrainConfig t = recipe.train();
@@ -140,18 +226,15 @@ public final class Trainer {
             }
             weights = TrainingWeights.place(loaded, trainable, run.precision(), run.offload(), manager);
         }
-        try (TrainingWeights owned = weights;
-                AdamW optimizer = new AdamW(weights.masterManager(), weights.masters(), t.beta1(), t.beta2(),
-                        t.eps(), t.weightDecay())) {
+        try (TrainingWeights owned = weights; ParameterUpdate update = update(weights, group)) {
             TrainingState state = TrainingState.start(t.seed());
             if (resumeFrom.isPresent()) {
                 Path checkpoint = resumeFrom.get();
-                try (SafetensorsFile moments = SafetensorsFile.open(checkpoint.resolve("optimizer.safetensors"))) {
-                    optimizer.load(moments);
-                }
+                update.load(checkpoint, log);
                 state = Checkpoints.readState(checkpoint);
                 if (state.insideStep()) {
-                    try (SafetensorsFile gradients = SafetensorsFile.open(checkpoint.resolve(Checkpoints.GRADIENTS))) {
+                    String name = Checkpoints.gradientsFile(parallel.rank(), parallel.size());
+                    try (SafetensorsFile gradients = ParameterUpdate.open(checkpoint, name)) {
                         weights.restoreGradientSums(gradients);
                     }
                 }
@@ -169,12 +252,18 @@ public final class Trainer {
                     recipe.run().checkpointLayers() == 0 ? "off"
                             : "every " + recipe.run().checkpointLayers() + " layer(s)", run.attention(),
                     run.precision().recipeName(), run.offload() == Offload.HOST ? "host" : "device"));
+            if (group != null) {
+                log.accept(String.format(Locale.ROOT, "ranks: %d (this is rank %d), %d of the step's %d "
+                        + "micro-batches each; optimizer state %s", parallel.size(), parallel.rank(),
+                        t.gradAccum() / parallel.size(), t.gradAccum(), run.shardOptimizer()
+                                ? "sharded (1/" + parallel.size() + " per rank)" : "replicated"));
+            }
             if (Memory.allocator().equals("glibc") && !manager.getDevice().isGpu()) {
                 log.accept("allocator: glibc malloc keeps freed tensor memory resident; install tcmalloc "
                         + "(apt-get install libtcmalloc-minimal4) and scripts/longctx preloads it");
             }
-            Session session = new Session(manager, weights, new LlamaModel(weights.compute(), attention), optimizer,
-                    base);
+            Session session = new Session(manager, weights, new LlamaModel(weights.compute(), attention), update,
+                    base, parallel, group);
             return new TrainingLoop(recipe, log, session, folder, store,
                     HfConfigJson.build(architecture, recipe.model().baseConfigJson()), stopRequest, profileStep,
                     state.step()).run(state);
@@ -185,7 +274,7 @@ public final class Trainer {
      * The recipe's output.export formats, from the final checkpoint, under the run folder's export/, in the run's
      * precision (bf16 runs export bf16, fp32 runs fp32).
      */
-    private void exportFinal() {
+    private void exportFinal(Consumer<String> log) {
         if (recipe.output().export().isEmpty()) {
             return;
         }
@@ -205,8 +294,8 @@ public final class Trainer {
     }
 
     /** The planner's verdict before any work: a run that cannot fit the device found is refused here. */
-    private void checkMemory(Device device) {
-        MemoryPlan plan = MemoryPlanner.plan(PlanInput.of(recipe, 1), DeviceMemory.of(device));
+    private void checkMemory(Device device, int ranks, Consumer<String> log) {
+        MemoryPlan plan = MemoryPlanner.plan(PlanInput.of(recipe, ranks), DeviceMemory.of(device));
         log.accept(String.format(Locale.ROOT, "memory plan: peak %s per device of %s%s (scripts/longctx plan "
                 + "shows the parts)", MemoryPlan.gib(plan.devicePeak()), MemoryPlan.gib(plan.deviceMemory()),
                 device.isGpu() ? ", " + MemoryPlan.gib(plan.hostPeak()) + " on the host" : ""));
@@ -242,15 +331,31 @@ public final class Trainer {
         }
     }
 
-    private Device device() {
+    /** The CPU, or the CUDA device of this rank's local rank. */
+    private Device device(WorldInfo world) {
         if (recipe.run().device() == RunConfig.Device.CPU) {
             return Device.cpu();
         }
-        if (Engine.getInstance().getGpuCount() == 0) {
+        int gpus = Engine.getInstance().getGpuCount();
+        if (gpus == 0) {
             throw new LongctxException("device: gpu, but the engine finds no CUDA device (on a GPU machine DJL needs "
                     + "a CUDA libtorch: see the README)");
         }
-        return Device.gpu();
+        if (world.localRank() >= gpus) {
+            throw new LongctxException("rank " + world.rank() + ": local rank " + world.localRank() + " needs CUDA "
+                    + "device " + world.localRank() + ", but this node has " + gpus + " (start one rank per GPU)");
+        }
+        return Device.gpu(world.localRank());
+    }
+
+    /** Replicated AdamW (one process, or optimizer.shard off), or AdamW sharded across the ranks. */
+    private ParameterUpdate update(TrainingWeights weights, ProcessGroup group) {
+        TrainConfig t = recipe.train();
+        if (group != null && recipe.run().shardOptimizer()) {
+            return new ShardedUpdate(weights, group, t);
+        }
+        return new ReplicatedUpdate(new AdamW(weights.masterManager(), weights.masters(), t.beta1(), t.beta2(),
+                t.eps(), t.weightDecay()), group, recipe.run().distributed().bucketBytes());
     }
 
     private LlamaWeights loadWeights(ModelConfig architecture, Path resumeFrom, NDManager manager) {

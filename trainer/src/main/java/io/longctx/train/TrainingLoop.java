@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.longctx.LongctxException;
 import io.longctx.Progress;
 import io.longctx.data.store.TokenStore;
+import io.longctx.distributed.DataParallel;
 import io.longctx.precision.TrainingWeights;
 import io.longctx.profile.OpProfile;
 import io.longctx.profile.Profiler;
@@ -45,6 +46,7 @@ final class TrainingLoop {
     private final String recipeYaml;
     private final TrainingEval eval;
     private final AtomicReference<String> stopRequest;
+    private final Path runDir;
     private final int profileStep;
     private final long holdAfter = Long.getLong(HOLD_PROPERTY, -1L);
     private double slowestMicroBatch;
@@ -62,16 +64,20 @@ final class TrainingLoop {
         this.schedule = LrSchedule.of(recipe.train());
         this.configJson = configJson;
         this.recipeYaml = ResolvedRecipe.yaml(recipe);
-        this.eval = new TrainingEval(session.model(), runner, store, recipe.eval(),
+        this.eval = folder == null ? null : new TrainingEval(session.model(), runner, store, recipe.eval(),
                 new MetricsLog(folder.dir(), "eval", TrainingEval.columns(recipe.eval()), startStep), log,
                 folder.dir().resolve("eval.png"), recipe.train().seed());
+        this.runDir = recipe.output().dir();
         this.stopRequest = stopRequest;
         this.profileStep = profileStep;
     }
 
     int run(TrainingState start) {
         TrainConfig t = recipe.train();
-        MetricsLog metrics = new MetricsLog(folder.dir(), "metrics", STEP_COLUMNS, start.step());
+        // rank 0 owns the run folder and writes metrics; every rank writes its own checkpoint files
+        MetricsLog metrics = folder == null ? null : new MetricsLog(folder.dir(), "metrics", STEP_COLUMNS,
+                start.step());
+        DataParallel parallel = session.parallel();
         if (start.step() >= t.steps()) {
             log.accept("nothing to do: the newest checkpoint is at step " + start.step() + " of " + t.steps());
             return Trainer.EXIT_DONE;
@@ -86,12 +92,15 @@ final class TrainingLoop {
                 long stepStart = System.nanoTime();
                 BatchLoader.StepBatch batch = loader.next();
                 double lr = schedule.at(step);
-                OptimizerStep.Start from = new OptimizerStep.Start(state.microBatchesDone(), state.partialNll());
+                // a mid-step checkpoint counts the step's micro-batches done over all ranks and their summed NLL
+                OptimizerStep.Start from = new OptimizerStep.Start(state.microBatchesDone() / parallel.size(),
+                        parallel.rank() == 0 ? state.partialNll() : 0);
                 OptimizerStep.Outcome outcome = runStep(step, batch, lr, from, stepStart);
                 if (outcome.interrupted()) {
-                    Path saved = checkpoint(state.paused(outcome.microBatchesDone(), outcome.nll()));
-                    log.accept(stopRequest.get() + ": checkpoint written inside step " + step + " after micro-batch "
-                            + outcome.microBatchesDone() + " of " + t.gradAccum() + " (" + saved + "); rerun the "
+                    int done = outcome.microBatchesDone() * parallel.size();
+                    Path saved = checkpoint(state.paused(done, parallel.sum(outcome.nll())));
+                    log.accept(stopReason() + ": checkpoint written inside step " + step + " after micro-batch "
+                            + done + " of " + t.gradAccum() + " (" + saved + "); rerun the "
                             + "same command to resume (exit code " + Trainer.EXIT_PREEMPTED + ")");
                     return Trainer.EXIT_PREEMPTED;
                 }
@@ -108,7 +117,9 @@ final class TrainingLoop {
                 double elapsed = (System.nanoTime() - startNanos) / 1e9;
                 long deviceMiB = Memory.deviceUsedMiB(session.manager().getDevice());
                 devicePeakMiB = Math.max(devicePeakMiB, deviceMiB);
-                metrics.append(row(step, outcome, lr, state, stepSeconds, elapsed, deviceMiB, devicePeakMiB));
+                if (metrics != null) {
+                    metrics.append(row(step, outcome, lr, state, stepSeconds, elapsed, deviceMiB, devicePeakMiB));
+                }
                 double eta = elapsed / (step - start.step()) * (t.steps() - step);
                 log.accept(String.format(Locale.ROOT, "step %d/%d loss %.4f lr %.3g gnorm %.3f tok/s %,.0f "
                         + "elapsed %s ETA %s rss %d MiB%s", step, t.steps(), outcome.loss(), lr, outcome.gradNorm(),
@@ -121,7 +132,7 @@ final class TrainingLoop {
                             + "good weights are in " + saved + " (lower train.lr or raise train.clip_norm)");
                     return Trainer.EXIT_DIVERGED;
                 }
-                if (eval.due(step)) {
+                if (eval != null && eval.due(step)) {
                     eval.run(session.manager(), step);
                 }
                 boolean last = step == t.steps();
@@ -129,18 +140,18 @@ final class TrainingLoop {
                 if (due) {
                     checkpoint(state);
                 }
-                if (stopRequest.get() != null && !last) {
+                if (!last && parallel.any(stopRequest.get() != null)) {
                     if (!due) {
                         checkpoint(state);
                     }
-                    log.accept(stopRequest.get() + ": checkpoint written at step " + step + "; rerun the same "
+                    log.accept(stopReason() + ": checkpoint written at step " + step + "; rerun the same "
                             + "command to resume (exit code " + Trainer.EXIT_PREEMPTED + ")");
                     return Trainer.EXIT_PREEMPTED;
                 }
             }
         }
         log.accept(String.format(Locale.ROOT, "done: %d steps, final loss %.4f, peak rss %d MiB; checkpoints in %s",
-                t.steps(), state.lastLoss(), Memory.peakResidentMiB(), folder.checkpoints().root()));
+                t.steps(), state.lastLoss(), Memory.peakResidentMiB(), new Checkpoints(runDir).root()));
         return Trainer.EXIT_DONE;
     }
 
@@ -148,7 +159,7 @@ final class TrainingLoop {
     private OptimizerStep.Outcome runStep(int step, BatchLoader.StepBatch batch, double lr, OptimizerStep.Start from,
             long stepStart) {
         long[] microStart = {System.nanoTime()};
-        int accum = recipe.train().gradAccum();
+        int accum = recipe.train().gradAccum() / session.parallel().size();   // this rank's share
         java.util.function.IntPredicate stopAfter = done -> {
             double seconds = (System.nanoTime() - microStart[0]) / 1e9;
             slowestMicroBatch = Math.max(slowestMicroBatch, seconds);
@@ -159,8 +170,9 @@ final class TrainingLoop {
         if (step == profileStep) {
             return profiled(step, batch, lr, from, stopAfter);
         }
-        OptimizerStep.Outcome outcome = OptimizerStep.run(session.manager(), runner, session.optimizer(),
-                session.weights(), batch.microBatches(), step, lr, recipe.train().clipNorm(), from, stopAfter);
+        OptimizerStep.Outcome outcome = OptimizerStep.run(session.manager(), runner, session.update(),
+                session.weights(), batch.microBatches(), step, lr, recipe.train().clipNorm(), from, stopAfter,
+                session.parallel());
         if (!outcome.interrupted()) {
             slowestMicroBatch = Math.max(slowestMicroBatch, (System.nanoTime() - microStart[0]) / 1e9);
         }
@@ -172,7 +184,9 @@ final class TrainingLoop {
             return;
         }
         try {
-            Files.writeString(folder.dir().resolve("held-after-micro-" + microBatchesOfRun), "");
+            int rank = session.parallel().rank();
+            Files.writeString(runDir.resolve("held-after-micro-" + microBatchesOfRun + (rank > 0 ? "-rank-" + rank
+                    : "")), "");
             long deadline = System.nanoTime() + 120_000_000_000L;
             while (stopRequest.get() == null && System.nanoTime() < deadline) {
                 Thread.sleep(10);
@@ -204,36 +218,62 @@ final class TrainingLoop {
     /** The step under the profiler: a Chrome trace and a self-time table in the run folder, the table logged. */
     private OptimizerStep.Outcome profiled(int step, BatchLoader.StepBatch batch, double lr,
             OptimizerStep.Start from, java.util.function.IntPredicate stopAfter) {
-        Path trace = folder.dir().resolve("profile-step-" + step + ".json");
+        Path trace = runDir.resolve("profile-step-" + step + (session.parallel().size() > 1 ? "-rank-"
+                + session.parallel().rank() : "") + ".json");
         List<OptimizerStep.Outcome> outcome = new ArrayList<>(1);
         OpProfile profile = Profiler.profile(trace, () -> outcome.add(OptimizerStep.run(session.manager(), runner,
-                session.optimizer(), session.weights(), batch.microBatches(), step, lr, recipe.train().clipNorm(),
-                from, stopAfter)));
+                session.update(), session.weights(), batch.microBatches(), step, lr, recipe.train().clipNorm(),
+                from, stopAfter, session.parallel())));
         String table = profile.table(25);
         try {
-            Files.writeString(folder.dir().resolve("profile-step-" + step + ".txt"), table);
+            Files.writeString(Path.of(trace.toString().replaceFirst("\\.json$", ".txt")), table);
         } catch (IOException e) {
-            throw new LongctxException(folder.dir() + ": cannot write the profile summary (" + e.getMessage() + ")");
+            throw new LongctxException(runDir + ": cannot write the profile summary (" + e.getMessage() + ")");
         }
         log.accept("profile of step " + step + " (Chrome trace " + trace + "):\n" + table.stripTrailing());
         return outcome.get(0);
     }
 
+    /** This rank's stop reason, or the other ranks' when the signal reached them only. */
+    private String stopReason() {
+        return stopRequest.get() != null ? stopRequest.get() : "another rank was asked to stop";
+    }
+
+    /**
+     * A checkpoint of this state: rank 0 prepares the staging folder, every rank writes its own files (optimizer
+     * shard, mid-step gradients), and after a barrier rank 0 writes the weights, the state and the manifest last.
+     */
     private Path checkpoint(TrainingState state) {
         long begin = System.nanoTime();
-        Path saved;
+        DataParallel parallel = session.parallel();
+        Checkpoints checkpoints = new Checkpoints(runDir);
+        Path temp = checkpoints.staging(state);
+        Path saved = checkpoints.root().resolve(Checkpoints.name(state));
         try (NDManager scope = session.manager().newSubManager()) {
-            Map<String, NDArray> gradients = state.insideStep()
-                    ? session.weights().gradientSumsByName(scope) : Map.of();
-            TrainingWeights weights = session.weights();
-            saved = folder.checkpoints().write(new Checkpoints.Contents(session.base() == null
-                    ? weights.checkpointTensors() : weights.trainableCheckpointTensors(),
-                    session.optimizer().state(), gradients, state, configJson, recipeYaml, store.tokenizerDir(),
-                    store.identity(), session.base()));
+            if (parallel.rank() == 0) {
+                checkpoints.prepare(temp);
+            }
+            parallel.barrier();
+            Map<String, Map<String, NDArray>> files = new LinkedHashMap<>(session.update().checkpointFiles());
+            if (state.insideStep()) {
+                files.put(Checkpoints.gradientsFile(parallel.rank(), parallel.size()),
+                        session.weights().gradientSumsByName(scope));
+            }
+            Checkpoints.writeFiles(temp, files);
+            parallel.barrier();
+            if (parallel.rank() == 0) {
+                TrainingWeights weights = session.weights();
+                saved = checkpoints.commit(temp, new Checkpoints.Contents(session.base() == null
+                        ? weights.checkpointTensors() : weights.trainableCheckpointTensors(), state, configJson,
+                        recipeYaml, store.tokenizerDir(), store.identity(), session.base(), parallel.size()));
+                checkpoints.prune(recipe.output().keepLast());
+            }
+            parallel.barrier();
         }
-        folder.checkpoints().prune(recipe.output().keepLast());
         slowestCheckpoint = Math.max(slowestCheckpoint, (System.nanoTime() - begin) / 1e9);
-        folder.writePreemptionTiming(slowestMicroBatch, slowestCheckpoint);
+        if (folder != null) {
+            folder.writePreemptionTiming(slowestMicroBatch, slowestCheckpoint);
+        }
         log.accept("checkpoint: " + saved);
         return saved;
     }

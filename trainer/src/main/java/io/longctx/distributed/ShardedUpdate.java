@@ -1,0 +1,198 @@
+package io.longctx.distributed;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import io.longctx.LongctxException;
+import io.longctx.engine.ParameterKernels;
+import io.longctx.engine.Tensors;
+import io.longctx.precision.TrainingWeights;
+import io.longctx.safetensors.RowSlices;
+import io.longctx.safetensors.SafetensorsFile;
+import io.longctx.train.ParameterUpdate;
+import io.longctx.train.TrainConfig;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.function.Consumer;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+
+/**
+ * AdamW with its state sharded across ranks (ZeRO stage 1/2): the trainable parameters, flattened in their order and
+ * zero-padded to N x S elements, are owned S at a time. The step's gradient sums are reduce-scattered (each rank
+ * gets the summed gradients of its shard only), each rank updates its fp32 shard with its own moments, and the
+ * updated shards are all-gathered into every rank's weights. Each rank checkpoints its moments; a checkpoint of
+ * another world size is re-sharded on load.
+ */
+public final class ShardedUpdate implements ParameterUpdate {
+    private static final Pattern FILE = Pattern.compile("optimizer-shard-(\\d{3,})-of-(\\d{3,})\\.safetensors");
+
+    private final ProcessGroup group;
+    private final TrainConfig train;
+    private final ParameterKernels kernels = ParameterKernels.create();
+    private final NDManager manager;
+    private final List<NDArray> masters;
+    private final long total;
+    private final long shardSize;
+    private final NDArray masterShard;   // (S,) fp32, next to the masters
+    private NDArray mean;                // (S,)
+    private NDArray variance;            // (S,)
+    private NDArray gradientShard;       // (S,) this step's summed gradients, between reduce and apply
+
+    public ShardedUpdate(TrainingWeights weights, ProcessGroup group, TrainConfig train) {
+        this.group = group;
+        this.train = train;
+        this.manager = weights.masterManager().newSubManager();
+        this.masters = new ArrayList<>(weights.masters().values());
+        long elements = 0;
+        for (NDArray p : masters) {
+            elements += p.size();
+        }
+        this.total = elements;
+        this.shardSize = (elements + group.size() - 1) / group.size();
+        this.masterShard = group.flatSlice(masters, padded(), shardSize * group.rank(), shardSize, manager);
+        this.mean = manager.zeros(new Shape(shardSize), DataType.FLOAT32);
+        this.variance = manager.zeros(new Shape(shardSize), DataType.FLOAT32);
+    }
+
+    public static String fileName(int rank, int world) {
+        return String.format("optimizer-shard-%03d-of-%03d.safetensors", rank, world);
+    }
+
+    /** Elements of the optimizer state this rank holds per moment, and over all ranks without padding. */
+    public long shardElements() {
+        return shardSize;
+    }
+
+    private long padded() {
+        return shardSize * group.size();
+    }
+
+    @Override
+    public double reduce(TrainingWeights weights, NDManager scope) {
+        NDArray shard = group.reduceScatterFlat(weights.gradientSums(scope), padded(), manager);   // (S,)
+        if (!shard.getDevice().equals(masterShard.getDevice())) {
+            NDArray moved = shard.toDevice(masterShard.getDevice(), true);
+            shard.close();
+            shard = moved;
+            shard.attach(manager);
+        }
+        weights.clearGradients();
+        gradientShard = shard;
+        double local = kernels.gradNorm(List.of(shard));
+        return Math.sqrt(group.sum(local * local)[0]);
+    }
+
+    @Override
+    public void apply(TrainingWeights weights, NDManager scope, int step, double lr, double gradScale) {
+        kernels.adamw(List.of(masterShard), List.of(gradientShard), List.of(mean), List.of(variance), step, lr,
+                train.beta1(), train.beta2(), train.weightDecay(), train.eps(), gradScale);
+        dropGradients();
+        group.allGatherFlat(masterShard, masters);
+        weights.refreshCompute();
+    }
+
+    @Override
+    public void discard(TrainingWeights weights) {
+        dropGradients();
+    }
+
+    private void dropGradients() {
+        if (gradientShard != null) {
+            gradientShard.close();
+            gradientShard = null;
+        }
+    }
+
+    @Override
+    public Map<String, Map<String, NDArray>> checkpointFiles() {
+        return Map.of(fileName(group.rank(), group.size()), Map.of("m", mean, "v", variance));
+    }
+
+    @Override
+    public void load(Path checkpoint, Consumer<String> log) {
+        TreeMap<Integer, Path> files = shardFiles(checkpoint);
+        int saved = files.isEmpty() ? 0 : Integer.parseInt(matcher(files.firstEntry().getValue()).group(2));
+        if (files.isEmpty() || files.size() != saved || files.firstKey() != 0 || files.lastKey() != saved - 1) {
+            throw new LongctxException(checkpoint + ": the sharded optimizer state is incomplete (" + files.size()
+                    + " shard files" + (saved > 0 ? " of " + saved : "") + ")");
+        }
+        if (saved != group.size()) {
+            log.accept("re-sharding the optimizer state of " + checkpoint.getFileName() + " from " + saved
+                    + " to " + group.size() + " ranks (results then equal an uninterrupted run within reduction-"
+                    + "order tolerance, not bit for bit)");
+        }
+        mean = replace(mean, slice(files, "m"));
+        variance = replace(variance, slice(files, "v"));
+    }
+
+    private NDArray replace(NDArray old, NDArray next) {
+        old.close();
+        next.attach(manager);
+        return next;
+    }
+
+    /** Elements [r S, (r+1) S) of the concatenation of every saved shard of one moment, zero-padded. */
+    private NDArray slice(TreeMap<Integer, Path> files, String name) {
+        try (NDManager scope = manager.newSubManager()) {
+            NDList parts = new NDList();
+            for (Path file : files.values()) {
+                try (SafetensorsFile shard = SafetensorsFile.open(file)) {
+                    if (!shard.tensors().containsKey(name)) {
+                        throw new LongctxException(file + ": no tensor '" + name + "'");
+                    }
+                    parts.add(Tensors.fromSafetensors(scope, shard, name, RowSlices.DEFAULT_BYTES, (a, b, d) -> { }));
+                }
+            }
+            NDArray flat = parts.size() == 1 ? parts.get(0) : NDArrays.concat(parts);          // (N' S',)
+            long start = shardSize * group.rank();
+            long available = Math.max(0, Math.min(total, flat.size()) - start);
+            NDArray out = manager.zeros(new Shape(shardSize), DataType.FLOAT32);
+            long n = Math.min(available, shardSize);
+            if (n > 0) {
+                NDArray piece = flat.get(new NDIndex("{}:{}", start, start + n));
+                out.set(new NDIndex("0:{}", n), piece);
+            }
+            out.attach(scope.getParentManager());
+            return out;
+        }
+    }
+
+    /** The saved shard files of a checkpoint by rank. */
+    public static TreeMap<Integer, Path> shardFiles(Path checkpoint) {
+        TreeMap<Integer, Path> files = new TreeMap<>();
+        try (Stream<Path> list = Files.list(checkpoint)) {
+            for (Path file : list.toList()) {
+                Matcher m = FILE.matcher(file.getFileName().toString());
+                if (m.matches()) {
+                    files.put(Integer.parseInt(m.group(1)), file);
+                }
+            }
+        } catch (IOException e) {
+            throw new LongctxException(checkpoint + ": cannot list (" + e.getMessage() + ")");
+        }
+        return files;
+    }
+
+    private static Matcher matcher(Path file) {
+        Matcher m = FILE.matcher(file.getFileName().toString());
+        m.matches();
+        return m;
+    }
+
+    @Override
+    public void close() {
+        kernels.close();
+        manager.close();
+    }
+}
