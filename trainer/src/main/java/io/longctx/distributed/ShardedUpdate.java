@@ -116,7 +116,10 @@ public final class ShardedUpdate implements ParameterUpdate {
 
     @Override
     public Map<String, Map<String, NDArray>> checkpointFiles() {
-        return Map.of(fileName(group.rank(), group.size()), Map.of("m", mean, "v", variance));
+        Map<String, NDArray> moments = new java.util.LinkedHashMap<>();     // fixed order: identical bytes
+        moments.put("m", mean);
+        moments.put("v", variance);
+        return Map.of(fileName(group.rank(), group.size()), moments);
     }
 
     @Override

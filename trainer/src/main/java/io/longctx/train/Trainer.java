@@ -111,6 +111,7 @@ public final class Trainer {
         }
         try (RunFolder folder = RunFolder.open(recipe.output().dir())) {
             Consumer<String> log = RankLog.of(folder.dir(), world, this.log);
+            logJoined(log, world, group);
             if (restart) {
                 folder.clear();
             }
@@ -146,6 +147,7 @@ public final class Trainer {
         double[] resume = group.broadcast(0, 0, 0);
         Path dir = recipe.output().dir();
         Consumer<String> log = RankLog.of(dir, world, this.log);
+        logJoined(log, world, group);
         Optional<Path> resumeFrom = resume[0] < 0 ? Optional.empty() : Optional.of(new Checkpoints(dir).root()
                 .resolve(Checkpoints.name(new TrainingState((int) resume[0], null, 0, 0, 0, (int) resume[1], 0))));
         TokenStore store = TokenStore.open(recipe.data().store());
@@ -164,6 +166,13 @@ public final class Trainer {
             exportFinal(log);
         }
         return code;
+    }
+
+    private void logJoined(Consumer<String> log, WorldInfo world, ProcessGroup group) {
+        if (group != null) {
+            log.accept(String.format(Locale.ROOT, "rank %d of %d joined (pid %d, %s)", world.rank(),
+                    world.worldSize(), ProcessHandle.current().pid(), device(world)));
+        }
     }
 
     /** Every rank must run the same resolved recipe: a mismatch is found before anything is written. */

@@ -46,9 +46,15 @@ final class Ranks {
     /** Starts one process per rank with torchrun's variables; output goes to rank-R.log in {@code logs}. */
     static List<Process> start(int world, int port, Path logs, Map<String, String> extraEnv, List<String> command)
             throws IOException {
+        return start(world, port, logs, extraEnv, rank -> command);
+    }
+
+    /** As above, with a command per rank. */
+    static List<Process> start(int world, int port, Path logs, Map<String, String> extraEnv,
+            java.util.function.IntFunction<List<String>> command) throws IOException {
         List<Process> processes = new ArrayList<>();
         for (int rank = 0; rank < world; rank++) {
-            ProcessBuilder builder = new ProcessBuilder(command);
+            ProcessBuilder builder = new ProcessBuilder(command.apply(rank));
             builder.environment().putAll(Map.of("RANK", "" + rank, "WORLD_SIZE", "" + world, "LOCAL_RANK",
                     "" + rank, "MASTER_ADDR", "127.0.0.1", "MASTER_PORT", "" + port));
             builder.environment().putAll(extraEnv);
