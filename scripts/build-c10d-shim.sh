@@ -24,7 +24,12 @@ if [ -f "$out" ] && [ "$(cat "$cache/liblongctx_c10d.key" 2>/dev/null)" = "$key"
   exit 0
 fi
 command -v g++ >/dev/null || fail "no g++ on this machine; multi-process training is unavailable"
-[ -f "$djl_native" ] || fail "DJL's libtorch jar is missing ($djl_native); run 'mvn -B package -DskipTests' first"
+if [ ! -f "$djl_native" ]; then
+  command -v mvn >/dev/null || fail "DJL's libtorch jar is missing ($djl_native) and there is no mvn to fetch it"
+  mvn -B -q dependency:get -Dartifact=ai.djl.pytorch:pytorch-native-cpu:2.7.1:jar:linux-x86_64 -Dtransitive=false \
+      >/dev/null 2>&1 || fail "cannot fetch DJL's libtorch jar from Maven Central"
+  [ -f "$djl_native" ] || fail "DJL's libtorch jar is missing ($djl_native)"
+fi
 mkdir -p "$cache"
 work="$cache/build-$key"
 mkdir -p "$work/apt/lists/partial" "$work/apt/cache/archives/partial" "$work/debs" "$work/root" "$work/lib"

@@ -18,6 +18,13 @@ import java.util.Locale;
 public final class ProcessGroup implements AutoCloseable {
     private static final String CLASS_NAME = "LongctxCollectives";
     private static final String METHODS = """
+              def unflatten(self: __torch__.LongctxCollectives, flat: Tensor, tensors: List[Tensor]) -> None:
+                offset = 0
+                for t in tensors:
+                  n = t.numel()
+                  t.copy_(flat[offset:offset + n].view(t.shape))
+                  offset += n
+                return None
               def all_reduce(self: __torch__.LongctxCollectives, tensors: List[Tensor], op: str, \
             bucket_elements: int, group: str) -> None:
                 buckets: List[List[Tensor]] = []
@@ -32,41 +39,70 @@ public final class ProcessGroup implements AutoCloseable {
                     size = 0
                 if len(current) > 0:
                   buckets.append(current)
-                flats: List[Tensor] = []
+                pending: List[Tensor] = []
+                pending_buckets: List[List[Tensor]] = []
                 for b in buckets:
                   flat = torch.cat([t.reshape([-1]) for t in b])
-                  flats.append(ops._c10d_functional.all_reduce_(flat, op, group))
-                for i in range(len(buckets)):
-                  flat = ops._c10d_functional.wait_tensor(flats[i])
-                  offset = 0
-                  for t in buckets[i]:
-                    n = t.numel()
-                    t.copy_(flat[offset:offset + n].view(t.shape))
-                    offset += n
+                  pending.append(ops._c10d_functional.all_reduce_(flat, op, group))
+                  pending_buckets.append(b)
+                  if len(pending) > 2:
+                    self.unflatten(ops._c10d_functional.wait_tensor(pending.pop(0)), pending_buckets.pop(0))
+                while len(pending) > 0:
+                  self.unflatten(ops._c10d_functional.wait_tensor(pending.pop(0)), pending_buckets.pop(0))
                 return None
-              def reduce_scatter_flat(self: __torch__.LongctxCollectives, tensors: List[Tensor], padded: int, \
-            world: int, group: str) -> Tensor:
-                flat = torch.cat([t.reshape([-1]).float() for t in tensors])
-                if padded > flat.numel():
-                  flat = torch.cat([flat, flat.new_zeros([padded - flat.numel()])])
-                out = ops._c10d_functional.reduce_scatter_tensor(flat, "sum", world, group)
-                return ops._c10d_functional.wait_tensor(out)
-              def all_gather_flat(self: __torch__.LongctxCollectives, shard: Tensor, targets: List[Tensor], \
-            world: int, group: str) -> None:
-                full = ops._c10d_functional.wait_tensor(\
-            ops._c10d_functional.all_gather_into_tensor(shard, world, group))
+              def flat_range(self: __torch__.LongctxCollectives, tensors: List[Tensor], start: int, \
+            end: int) -> Tensor:
+                pieces: List[Tensor] = []
+                filled = 0
                 offset = 0
-                for t in targets:
+                for t in tensors:
                   n = t.numel()
-                  t.copy_(full[offset:offset + n].view(t.shape))
+                  lo = max(start, offset)
+                  hi = min(end, offset + n)
+                  if lo < hi:
+                    pieces.append(t.reshape([-1]).narrow(0, lo - offset, hi - lo).float())
+                    filled += hi - lo
+                  offset += n
+                if filled < end - start:
+                  pieces.append(tensors[0].new_zeros([end - start - filled]).float())
+                return torch.cat(pieces)
+              def write_range(self: __torch__.LongctxCollectives, tensors: List[Tensor], start: int, \
+            values: Tensor) -> None:
+                end = start + values.numel()
+                offset = 0
+                for t in tensors:
+                  n = t.numel()
+                  lo = max(start, offset)
+                  hi = min(end, offset + n)
+                  if lo < hi:
+                    t.view([-1]).narrow(0, lo - offset, hi - lo).copy_(values.narrow(0, lo - start, hi - lo))
                   offset += n
                 return None
-              def shard_of(self: __torch__.LongctxCollectives, tensors: List[Tensor], padded: int, start: int, \
-            length: int) -> Tensor:
-                flat = torch.cat([t.reshape([-1]).float() for t in tensors])
-                if padded > flat.numel():
-                  flat = torch.cat([flat, flat.new_zeros([padded - flat.numel()])])
-                return flat.narrow(0, start, length).clone()
+              def reduce_scatter_flat(self: __torch__.LongctxCollectives, tensors: List[Tensor], shard: int, \
+            window: int, world: int, group: str) -> Tensor:
+                parts: List[Tensor] = []
+                o = 0
+                while o < shard:
+                  w = min(window, shard - o)
+                  chunks: List[Tensor] = []
+                  for j in range(world):
+                    chunks.append(self.flat_range(tensors, j * shard + o, j * shard + o + w))
+                  parts.append(ops._c10d_functional.wait_tensor(\
+            ops._c10d_functional.reduce_scatter_tensor(torch.cat(chunks), "sum", world, group)))
+                  o += w
+                return torch.cat(parts)
+              def all_gather_flat(self: __torch__.LongctxCollectives, mine: Tensor, targets: List[Tensor], \
+            window: int, world: int, group: str) -> None:
+                shard = mine.numel()
+                o = 0
+                while o < shard:
+                  w = min(window, shard - o)
+                  full = ops._c10d_functional.wait_tensor(ops._c10d_functional.all_gather_into_tensor(\
+            mine.narrow(0, o, w).contiguous(), world, group))
+                  for j in range(world):
+                    self.write_range(targets, j * shard + o, full.narrow(0, j * w, w))
+                  o += w
+                return None
             """;
     private static int groups;
 
@@ -159,29 +195,31 @@ public final class ProcessGroup implements AutoCloseable {
     }
 
     /**
-     * This rank's shard of the flattened gradients summed across ranks: the concatenation of {@code tensors} (as
-     * fp32), zero-padded to {@code padded} elements, reduce-scattered; shard r holds elements [r s, (r+1) s).
+     * This rank's shard of the flattened tensors summed across ranks: their fp32 concatenation, zero-padded to
+     * N x {@code shard} elements, of which rank r receives [r shard, (r+1) shard). Exchanged in windows of
+     * {@code windowElements} per rank, so no flat copy of all the tensors is ever made.
      */
-    public NDArray reduceScatterFlat(List<NDArray> tensors, long padded, NDManager owner) {
-        try (IValue list = tensorList(tensors); IValue pad = IValue.from(padded);
-                IValue size = IValue.from((long) size()); IValue group = IValue.from(name);
-                IValue out = module.runInference("reduce_scatter_flat", list, pad, size, group)) {
+    public NDArray reduceScatterFlat(List<NDArray> tensors, long shard, long windowElements, NDManager owner) {
+        try (IValue list = tensorList(tensors); IValue s = IValue.from(shard); IValue w = IValue.from(windowElements);
+                IValue n = IValue.from((long) size()); IValue group = IValue.from(name);
+                IValue out = module.runInference("reduce_scatter_flat", list, s, w, n, group)) {
             return out.toTensor((PtNDManager) owner);
         } catch (RuntimeException e) {
             throw lost(e);
         }
     }
 
-    /** Gathers every rank's shard and copies the concatenation into {@code targets} (shapes in order). */
-    public void allGatherFlat(NDArray shard, List<NDArray> targets) {
-        call("all_gather_flat", IValue.from((PtNDArray) shard), tensorList(targets), IValue.from((long) size()),
-                IValue.from(name));
+    /** Gathers every rank's shard (in windows) and writes rank j's into elements [j S, (j+1) S) of the targets. */
+    public void allGatherFlat(NDArray shard, List<NDArray> targets, long windowElements) {
+        call("all_gather_flat", IValue.from((PtNDArray) shard), tensorList(targets), IValue.from(windowElements),
+                IValue.from((long) size()), IValue.from(name));
     }
 
-    /** Elements [start, start + length) of the tensors' fp32 concatenation zero-padded to {@code padded}. */
-    public NDArray flatSlice(List<NDArray> tensors, long padded, long start, long length, NDManager owner) {
-        try (IValue list = tensorList(tensors); IValue pad = IValue.from(padded); IValue from = IValue.from(start);
-                IValue n = IValue.from(length); IValue out = module.runInference("shard_of", list, pad, from, n)) {
+    /** Elements [start, start + length) of the tensors' fp32 concatenation (zeros past its end). */
+    public NDArray flatSlice(List<NDArray> tensors, long start, long length, NDManager owner) {
+        try (IValue list = tensorList(tensors); IValue from = IValue.from(start);
+                IValue to = IValue.from(start + length);
+                IValue out = module.runInference("flat_range", list, from, to)) {
             return out.toTensor((PtNDManager) owner);
         }
     }

@@ -44,13 +44,15 @@ public final class ShardedUpdate implements ParameterUpdate {
     private final List<NDArray> masters;
     private final long total;
     private final long shardSize;
+    private final long window;           // elements per rank and exchange: N x window x 4 bytes ~ one bucket
     private final NDArray masterShard;   // (S,) fp32, next to the masters
     private NDArray mean;                // (S,)
     private NDArray variance;            // (S,)
     private NDArray gradientShard;       // (S,) this step's summed gradients, between reduce and apply
 
-    public ShardedUpdate(TrainingWeights weights, ProcessGroup group, TrainConfig train) {
+    public ShardedUpdate(TrainingWeights weights, ProcessGroup group, TrainConfig train, long bucketBytes) {
         this.group = group;
+        this.window = Math.max(1, bucketBytes / 4 / group.size());
         this.train = train;
         this.manager = weights.masterManager().newSubManager();
         this.masters = new ArrayList<>(weights.masters().values());
@@ -60,7 +62,7 @@ public final class ShardedUpdate implements ParameterUpdate {
         }
         this.total = elements;
         this.shardSize = (elements + group.size() - 1) / group.size();
-        this.masterShard = group.flatSlice(masters, padded(), shardSize * group.rank(), shardSize, manager);
+        this.masterShard = group.flatSlice(masters, shardSize * group.rank(), shardSize, manager);
         this.mean = manager.zeros(new Shape(shardSize), DataType.FLOAT32);
         this.variance = manager.zeros(new Shape(shardSize), DataType.FLOAT32);
     }
@@ -74,13 +76,9 @@ public final class ShardedUpdate implements ParameterUpdate {
         return shardSize;
     }
 
-    private long padded() {
-        return shardSize * group.size();
-    }
-
     @Override
     public double reduce(TrainingWeights weights, NDManager scope) {
-        NDArray shard = group.reduceScatterFlat(weights.gradientSums(scope), padded(), manager);   // (S,)
+        NDArray shard = group.reduceScatterFlat(weights.gradientSums(scope), shardSize, window, manager);  // (S,)
         if (!shard.getDevice().equals(masterShard.getDevice())) {
             NDArray moved = shard.toDevice(masterShard.getDevice(), true);
             shard.close();
@@ -98,7 +96,7 @@ public final class ShardedUpdate implements ParameterUpdate {
         kernels.adamw(List.of(masterShard), List.of(gradientShard), List.of(mean), List.of(variance), step, lr,
                 train.beta1(), train.beta2(), train.weightDecay(), train.eps(), gradScale);
         dropGradients();
-        group.allGatherFlat(masterShard, masters);
+        group.allGatherFlat(masterShard, masters, window);
         weights.refreshCompute();
     }
 

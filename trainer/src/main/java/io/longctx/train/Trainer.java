@@ -361,7 +361,7 @@ public final class Trainer {
     private ParameterUpdate update(TrainingWeights weights, ProcessGroup group) {
         TrainConfig t = recipe.train();
         if (group != null && recipe.run().shardOptimizer()) {
-            return new ShardedUpdate(weights, group, t);
+            return new ShardedUpdate(weights, group, t, recipe.run().distributed().bucketBytes());
         }
         return new ReplicatedUpdate(new AdamW(weights.masterManager(), weights.masters(), t.beta1(), t.beta2(),
                 t.eps(), t.weightDecay()), group, recipe.run().distributed().bucketBytes());

@@ -22,11 +22,11 @@ public final class CollectivesProbe {
             group.allReduceMax(List.of(c));
             out.append(Arrays.toString(c.toFloatArray())).append('\n');
             NDArray x = m.create(new float[] {1 + r, 2 + r, 3 + r});
-            NDArray shard = group.reduceScatterFlat(List.of(x), 4, m);  // padded to 4: shard of 2 with 2 ranks
+            NDArray shard = group.reduceScatterFlat(List.of(x), 2, 1, m);  // padded to 4: shards of 2, windows of 1
             out.append(Arrays.toString(shard.toFloatArray())).append('\n');
             NDArray target = m.zeros(new ai.djl.ndarray.types.Shape(3));
             NDArray mine = m.create(new float[] {10 * r + 1, 10 * r + 2});
-            group.allGatherFlat(mine, List.of(target));
+            group.allGatherFlat(mine, List.of(target), 1);
             out.append(Arrays.toString(target.toFloatArray())).append('\n');
             out.append(Arrays.toString(group.broadcast(1, r, 7 * r))).append('\n');
             out.append(group.any(r == 1)).append(' ').append(Arrays.toString(group.sum(r, 1.5))).append('\n');
