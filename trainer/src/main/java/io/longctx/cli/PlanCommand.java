@@ -30,8 +30,9 @@ final class PlanCommand implements Callable<Integer> {
     @Mixin
     RecipeOptions recipe;
 
-    @Option(names = "--devices", defaultValue = "1", description = "Devices (processes); each holds a replica "
-            + "until the optimizer state is sharded (default ${DEFAULT-VALUE}).")
+    @Option(names = "--devices", defaultValue = "1", description = "Data-parallel ranks, one per device; with "
+            + "the recipe's optimizer: {shard: true} each holds 1/N of the optimizer state, else a replica (default "
+            + "${DEFAULT-VALUE}).")
     int devices;
 
     @Option(names = "--device-memory", paramLabel = "SIZE", description = "Memory of one device, e.g. 80GiB; "
@@ -57,6 +58,10 @@ final class PlanCommand implements Callable<Integer> {
                     r.train().microBatch(), r.run().precision().recipeName(), r.run().checkpointLayers() == 0 ? "off"
                     : "every " + r.run().checkpointLayers(), r.run().offload().recipeName().equals("host") ? "host"
                     : "device", r.lora() == null ? ", full fine-tuning" : ", LoRA rank " + r.lora().rank());
+            if (devices > 1) {
+                out.printf(Locale.ROOT, "%d ranks, optimizer state %s%n", devices, r.run().shardOptimizer()
+                        ? "sharded (1/" + devices + " per device)" : "replicated on every device");
+            }
             out.print(plan.table());
         }
         out.flush();

@@ -34,11 +34,19 @@ final class PlanTableCommand implements Callable<Integer> {
     @Option(names = "--devices-memory", split = ",", defaultValue = "80GiB,141GiB")
     List<String> memories;
 
+    @Option(names = "--ranks", defaultValue = "8", description = "Data-parallel ranks of the sharded columns "
+            + "(optimizer: {shard: true}), one device each; default ${DEFAULT-VALUE}.")
+    int ranks;
+
+    @Option(names = "--ranks-memory", defaultValue = "80GiB", description = "Memory of each of those devices.")
+    String ranksMemory;
+
     record Mode(String name, Precision precision, Offload offload, LoraConfig lora) {
     }
 
     static final List<Mode> MODES = List.of(
             new Mode("full fp32", Precision.FP32, Offload.NONE, null),
+            new Mode("full bf16", Precision.BF16, Offload.NONE, null),
             new Mode("full bf16 + host offload", Precision.BF16, Offload.HOST, null),
             new Mode("LoRA bf16 (r 8, q/k/v/o, embed + norms)", Precision.BF16, Offload.NONE,
                     new LoraConfig(8, 16, LoraConfig.DEFAULT_TARGETS, LoraConfig.DEFAULT_EXTRA)));
@@ -52,6 +60,9 @@ final class PlanTableCommand implements Callable<Integer> {
             header.append(" fits ").append(m).append(" |");
             rule.append("---|");
         }
+        header.append(" peak per device, ").append(ranks).append(" ranks sharded | fits ").append(ranks)
+                .append(" x ").append(ranksMemory).append(" |");
+        rule.append("---|---|");
         out.println(header);
         out.println(rule);
         for (Map.Entry<String, ModelConfig> model : ReferenceModels.all().entrySet()) {
@@ -66,6 +77,9 @@ final class PlanTableCommand implements Callable<Integer> {
                     for (String m : memories) {
                         row.append(plan.devicePeak() <= DeviceMemory.parse(m) ? " yes |" : " no |");
                     }
+                    MemoryPlan sharded = MemoryPlanner.plan(in.onDevices(ranks, true), Long.MAX_VALUE);
+                    row.append(String.format(Locale.ROOT, " %.1f GiB | %s |", sharded.devicePeak() / 1073741824.0,
+                            sharded.devicePeak() <= DeviceMemory.parse(ranksMemory) ? "yes" : "no"));
                     out.println(row);
                 }
             }

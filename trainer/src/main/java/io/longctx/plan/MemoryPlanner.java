@@ -60,7 +60,23 @@ public final class MemoryPlanner {
         if (in.offload() == Offload.HOST) {
             parts.add(new Part("gradients for the update (fp32)", trained * FP32, Where.HOST));
         }
-        parts.add(new Part("optimizer moments (fp32, 2 per parameter)", trained * 2 * FP32, masters));
+        boolean sharded = in.shardOptimizer() && in.devices() > 1;
+        long shard = (trained + in.devices() - 1) / in.devices();           // elements each rank owns
+        if (sharded) {
+            parts.add(new Part("optimizer moments (fp32, 2 per parameter, 1/" + in.devices() + " shard)",
+                    shard * 2 * FP32, masters));
+            // the rank's fp32 master shard the update runs on, and its summed gradients between reduce and update
+            parts.add(new Part("sharded update (fp32 master and gradient shard)", shard * 2 * FP32, masters));
+        } else {
+            parts.add(new Part("optimizer moments (fp32, 2 per parameter)", trained * 2 * FP32, masters));
+        }
+        if (in.devices() > 1) {
+            // at the end of the step, after backward freed its memory: up to three flattened buckets in flight, or
+            // one reduce-scatter window (N x bucket / N) and its result
+            long buckets = sharded ? 2 * in.bucketBytes() : 3 * in.bucketBytes();
+            parts.add(new Part("communication buffers (" + in.devices() + " ranks, after backward)",
+                    Math.min(buckets, 3 * trained * FP32), Where.DEVICE));
+        }
 
         long tokens = (long) in.microBatch() * in.seqLen();
         long h = m.hiddenSize();
@@ -120,7 +136,8 @@ public final class MemoryPlanner {
         long device = 0;
         long host = 0;
         for (Part p : parts) {
-            if (p.name().startsWith("loading") || p.name().startsWith("passkey")) {
+            if (p.name().startsWith("loading") || p.name().startsWith("passkey")
+                    || p.name().startsWith("communication")) {
                 continue;
             }
             if (p.where() == Where.DEVICE) {
@@ -132,6 +149,8 @@ public final class MemoryPlanner {
         long persistent = device - transientSum(parts);
         // the evaluation replaces the step's transient memory between steps, it does not add to it
         device = Math.max(device, persistent + passkey);
+        // so do the collectives at the end of the step
+        device = Math.max(device, persistent + part(parts, "communication"));
         host = Math.max(host, loading);
         if (!in.gpu()) {
             // one memory: the host parts add to the device's, and loading overlaps only the weights' placement
@@ -141,6 +160,10 @@ public final class MemoryPlanner {
         boolean fits = device <= deviceMemory;
         return new MemoryPlan(parts, device, host, deviceMemory, fits, fits ? List.of()
                 : advice(in, parts, device, deviceMemory, trained, all));
+    }
+
+    private static long part(List<Part> parts, String prefix) {
+        return parts.stream().filter(p -> p.name().startsWith(prefix)).mapToLong(Part::bytes).sum();
     }
 
     private static long transientSum(List<Part> parts) {
@@ -225,7 +248,9 @@ public final class MemoryPlanner {
         if (in.microBatch() > 1) {
             advice.add("lower train.micro_batch and raise train.grad_accum");
         }
-        advice.add("more devices, once the optimizer state is sharded across them");
+        if (!in.shardOptimizer() || in.devices() == 1) {
+            advice.add("more devices with optimizer: {shard: true} (each holds 1/N of the moments)");
+        }
         advice.add(String.format(java.util.Locale.ROOT, "needs %s, the device has %s", MemoryPlan.gib(device),
                 MemoryPlan.gib(memory)));
         return advice;

@@ -13,15 +13,31 @@ import java.util.List;
  *
  * @param trainable parameter-name globs that train in full (ignored under LoRA, where extraTrainable counts)
  * @param gpu whether the device is a CUDA GPU (else host and device are one memory)
- * @param devices processes, one per device; until the optimizer state is sharded each holds a full replica
+ * @param devices data-parallel ranks, one per device
  * @param passkeyLength the longest passkey prompt evaluated during training (its KV cache), 0 for none
+ * @param shardOptimizer with several devices, each holds 1/devices of the optimizer moments (optimizer.shard)
+ * @param bucketBytes the size of one gradient all-reduce bucket (distributed.bucket_mb)
  */
 public record PlanInput(ModelConfig model, int seqLen, int microBatch, int checkpointLayers, Precision precision,
         Offload offload, LoraConfig lora, List<String> trainable, boolean plainAttention, boolean gpu,
-        int devices, int passkeyLength) {
+        int devices, int passkeyLength, boolean shardOptimizer, long bucketBytes) {
 
     public PlanInput {
         trainable = List.copyOf(trainable);
+    }
+
+    /** One device. */
+    public PlanInput(ModelConfig model, int seqLen, int microBatch, int checkpointLayers, Precision precision,
+            Offload offload, LoraConfig lora, List<String> trainable, boolean plainAttention, boolean gpu,
+            int devices, int passkeyLength) {
+        this(model, seqLen, microBatch, checkpointLayers, precision, offload, lora, trainable, plainAttention, gpu,
+                devices, passkeyLength, false, io.longctx.distributed.DistributedConfig.DEFAULT.bucketBytes());
+    }
+
+    /** The same run on {@code devices} ranks, its optimizer state sharded or replicated. */
+    public PlanInput onDevices(int count, boolean shard) {
+        return new PlanInput(model, seqLen, microBatch, checkpointLayers, precision, offload, lora, trainable,
+                plainAttention, gpu, count, passkeyLength, shard, bucketBytes);
     }
 
     public static PlanInput of(Recipe recipe, int devices) {
@@ -30,11 +46,12 @@ public record PlanInput(ModelConfig model, int seqLen, int microBatch, int check
                 recipe.train().trainable(), recipe.run().attention().equals("plain"),
                 recipe.run().device() == io.longctx.train.RunConfig.Device.GPU, devices,
                 recipe.eval().every() > 0 && recipe.eval().passkey() != null
-                        ? java.util.Collections.max(recipe.eval().passkey().lengths()) : 0);
+                        ? java.util.Collections.max(recipe.eval().passkey().lengths()) : 0,
+                recipe.run().shardOptimizer(), recipe.run().distributed().bucketBytes());
     }
 
     public PlanInput withLength(int length) {
         return new PlanInput(model, length, microBatch, checkpointLayers, precision, offload, lora, trainable,
-                plainAttention, gpu, devices, passkeyLength);
+                plainAttention, gpu, devices, passkeyLength, shardOptimizer, bucketBytes);
     }
 }

@@ -152,4 +152,23 @@ class MemoryPlannerTest {
         assertTrue(run.errorLine().contains("will not fit"), run.err());
         assertFalse(Files.exists(tmp.resolve("store")), "nothing was packed");
     }
+
+    @Test
+    void shardingOnEightRanks_keepsAnEighthOfTheMoments_andCountsTheShardAndTheBuffers() {
+        PlanInput one = llama2(Precision.FP32, Offload.NONE, null, 32768);
+        long params = 6_738_415_616L;                                    // Llama-2-7B, every tensor trains
+        MemoryPlan single = MemoryPlanner.plan(one, Long.MAX_VALUE);
+        MemoryPlan replicated = MemoryPlanner.plan(one.onDevices(8, false), Long.MAX_VALUE);
+        MemoryPlan sharded = MemoryPlanner.plan(one.onDevices(8, true), Long.MAX_VALUE);
+        assertEquals(params * 8, part(single, "optimizer moments"));
+        assertEquals(params * 8, part(replicated, "optimizer moments"));
+        long shard = params / 8;                                          // 6,738,415,616 divides by 8
+        assertEquals(shard * 8, part(sharded, "optimizer moments"));
+        assertEquals(shard * 8, part(sharded, "sharded update"));         // fp32 master and gradient shards
+        assertEquals(3 * (25L << 20), part(replicated, "communication"));
+        assertEquals(2 * (25L << 20), part(sharded, "communication"));
+        // the collectives run after backward, whose phase is larger: the peak is unchanged by them
+        assertEquals(single.devicePeak(), replicated.devicePeak());
+        assertEquals(single.devicePeak() - params * 8 + shard * 16, sharded.devicePeak());
+    }
 }
