@@ -4,6 +4,9 @@
 # caches the result by the hash of the source and the pinned package versions:
 #   .cache/c10d/liblongctx_c10d.so
 # Without a compiler or the packages it prints one line and exits 1; single-process training does not need it.
+# NCCL (CUDA machines; not verified by this project's CI, which has no GPU): set PYTORCH_LIBRARY_PATH to the CUDA
+# libtorch's lib/ folder DJL uses, CUDA_HOME to a CUDA toolkit (its include/), and NCCL_INCLUDE to a folder holding
+# the nccl.h of the NCCL that libtorch carries; the shim then also links libtorch_cuda.so and speaks NCCL on CUDA.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -18,7 +21,16 @@ out="$cache/liblongctx_c10d.so"
 
 fail() { echo "c10d shim: $*" >&2; exit 1; }
 
-key="$( (cat "$source_file"; echo "$torch_dev $gloo_dev $(basename "$djl_native")") | sha256sum | cut -c1-16)"
+cuda_lib="${PYTORCH_LIBRARY_PATH:-}"
+nccl=""
+if [ -n "$cuda_lib" ] && [ -f "$cuda_lib/libtorch_cuda.so" ]; then
+  [ -n "${CUDA_HOME:-}" ] && [ -f "${CUDA_HOME}/include/cuda_runtime_api.h" ] \
+      || fail "PYTORCH_LIBRARY_PATH names a CUDA libtorch: set CUDA_HOME to a CUDA toolkit with include/"
+  [ -n "${NCCL_INCLUDE:-}" ] && [ -f "${NCCL_INCLUDE}/nccl.h" ] \
+      || fail "set NCCL_INCLUDE to the folder of the nccl.h matching the NCCL in $cuda_lib"
+  nccl="nccl $cuda_lib $(grep -m1 NCCL_VERSION_CODE "${NCCL_INCLUDE}/nccl.h" || true)"
+fi
+key="$( (cat "$source_file"; echo "$torch_dev $gloo_dev $(basename "$djl_native") $nccl") | sha256sum | cut -c1-16)"
 if [ -f "$out" ] && [ "$(cat "$cache/liblongctx_c10d.key" 2>/dev/null)" = "$key" ]; then
   echo "c10d shim: up to date ($out)"
   exit 0
@@ -51,11 +63,17 @@ if [ ! -f "$work/lib/libtorch_cpu.so" ]; then
 fi
 
 inc="$work/root/usr/include"
-g++ -std=c++17 -O2 -fPIC -shared -DUSE_C10D_GLOO -D_GLIBCXX_USE_CXX11_ABI=1 -w \
+flags=(-DUSE_C10D_GLOO)
+libs=(-L"$work/lib" -l:libtorch_cpu.so -l:libc10.so)
+if [ -n "$nccl" ]; then
+  flags+=(-DUSE_C10D_NCCL -DUSE_CUDA -I"$CUDA_HOME/include" -I"$NCCL_INCLUDE")
+  libs=(-L"$cuda_lib" -l:libtorch_cpu.so -l:libtorch_cuda.so -l:libc10.so -l:libc10_cuda.so)
+fi
+g++ -std=c++17 -O2 -fPIC -shared "${flags[@]}" -D_GLIBCXX_USE_CXX11_ABI=1 -w \
     -I"$inc" -I"$inc/torch/csrc/api/include" "$source_file" -o "$work/liblongctx_c10d.so" \
-    -L"$work/lib" -Wl,-z,defs -Wl,--no-as-needed -l:libtorch_cpu.so -l:libc10.so -ldl \
+    -Wl,-z,defs -Wl,--no-as-needed "${libs[@]}" -ldl \
     2>"$work/compile.log" || fail "compile failed (see $work/compile.log)"
 mv -f "$work/liblongctx_c10d.so" "$out.tmp" && mv -f "$out.tmp" "$out"
 echo "$key" > "$cache/liblongctx_c10d.key"
 rm -rf "$work/lib" "$work/debs"
-echo "c10d shim: built $out"
+echo "c10d shim: built $out (${nccl:+NCCL and }Gloo)"

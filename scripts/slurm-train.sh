@@ -8,6 +8,13 @@
 # the run's own measurement (preemption.json in the run folder: slowest micro-batch + slowest checkpoint write, with
 # a margin), or LONGCTX_DEFAULT_LEAD_S (900 s) until the run has written its first checkpoint.
 #   sbatch scripts/slurm-train.sh configs/llama2-7b-yarn-64k.yaml --set model.path=/models/Llama-2-7b-hf
+#
+# Several GPUs or nodes: ask Slurm for one task per GPU; the script starts them with srun, each task a rank of one
+# data-parallel job (rank, world size and local rank from SLURM_PROCID, SLURM_NTASKS, SLURM_LOCALID; the first node
+# of the allocation serves the rendezvous). The recipe's train.grad_accum is the global batch in micro-batches.
+#   sbatch --nodes=2 --ntasks-per-node=8 --gres=gpu:8 scripts/slurm-train.sh configs/llama2-7b-yarn-64k.yaml ...
+# A lost rank makes the others exit within distributed.timeout_s; the job is then requeued (up to
+# LONGCTX_MAX_REQUEUES times, default 3) and resumes from the newest complete checkpoint.
 #SBATCH --job-name=longctx
 #SBATCH --requeue
 #SBATCH --open-mode=append
@@ -17,6 +24,8 @@ set -uo pipefail
 root="${LONGCTX_HOME:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
 [ $# -ge 1 ] || { echo "usage: slurm-train.sh RECIPE [longctx train options]" >&2; exit 2; }
 default_lead="${LONGCTX_DEFAULT_LEAD_S:-900}"
+ntasks="${SLURM_NTASKS:-1}"
+max_requeues="${LONGCTX_MAX_REQUEUES:-3}"
 
 run_dir="$("$root/scripts/longctx" train "$@" --print-run-dir)" || exit 2
 
@@ -39,7 +48,17 @@ job_end() {
 echo "longctx: run folder $run_dir; signal lead $(signal_lead) s ($([ -f "$run_dir/preemption.json" ] \
   && echo "measured by the run" || echo "default until the run has measured it"))" >&2
 
-"$root/scripts/longctx" train "$@" &
+if [ "$ntasks" -gt 1 ]; then
+  "$root/scripts/build-c10d-shim.sh" >&2 || exit 2
+  MASTER_ADDR="${MASTER_ADDR:-$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)}"
+  MASTER_PORT="${MASTER_PORT:-$(( 20000 + ${SLURM_JOB_ID:-0} % 20000 ))}"
+  export MASTER_ADDR MASTER_PORT
+  echo "longctx: $ntasks ranks over ${SLURM_JOB_NUM_NODES:-1} node(s); rendezvous $MASTER_ADDR:$MASTER_PORT" >&2
+  # srun passes SIGTERM on to every task; one task failing ends the step
+  srun --kill-on-bad-exit=1 --ntasks="$ntasks" "$root/scripts/longctx" train "$@" &
+else
+  "$root/scripts/longctx" train "$@" &
+fi
 child=$!
 trap 'kill -TERM "$child" 2>/dev/null' TERM INT
 
@@ -73,6 +92,15 @@ case "$code" in
     echo "longctx: preempted at a checkpoint; requeueing" >&2
     if [ -n "${SLURM_JOB_ID:-}" ]; then scontrol requeue "$SLURM_JOB_ID"; fi
     ;;
-  *) echo "longctx: training stopped with exit code $code (not requeued)" >&2 ;;
+  2) echo "longctx: training refused its input (exit code 2; not requeued)" >&2 ;;
+  *)
+    if [ "$ntasks" -gt 1 ] && [ -n "${SLURM_JOB_ID:-}" ] && [ "${SLURM_RESTART_COUNT:-0}" -lt "$max_requeues" ]; then
+      echo "longctx: a rank was lost (exit code $code); requeueing the whole job to resume from the newest" \
+           "complete checkpoint (restart ${SLURM_RESTART_COUNT:-0} of $max_requeues)" >&2
+      scontrol requeue "$SLURM_JOB_ID"
+    else
+      echo "longctx: training stopped with exit code $code (not requeued)" >&2
+    fi
+    ;;
 esac
 exit "$code"

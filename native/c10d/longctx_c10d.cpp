@@ -54,16 +54,23 @@ long deletedSize(void* library, const char* symbol) {
 }
 
 struct Layout {
+  const char* library;
   const char* name;
   const char* deletingDestructor;
   long compiled;
 };
 
 const Layout kLayouts[] = {
-    {"c10d::FileStore", "_ZN4c10d9FileStoreD0Ev", static_cast<long>(sizeof(c10d::FileStore))},
-    {"c10d::TCPStore", "_ZN4c10d8TCPStoreD0Ev", static_cast<long>(sizeof(c10d::TCPStore))},
-    {"c10d::ProcessGroupGloo", "_ZN4c10d16ProcessGroupGlooD0Ev", static_cast<long>(sizeof(c10d::ProcessGroupGloo))},
-    {"c10d::ProcessGroup", "_ZN4c10d12ProcessGroupD0Ev", static_cast<long>(sizeof(c10d::ProcessGroup))},
+    {"libtorch_cpu.so", "c10d::FileStore", "_ZN4c10d9FileStoreD0Ev", static_cast<long>(sizeof(c10d::FileStore))},
+    {"libtorch_cpu.so", "c10d::TCPStore", "_ZN4c10d8TCPStoreD0Ev", static_cast<long>(sizeof(c10d::TCPStore))},
+    {"libtorch_cpu.so", "c10d::ProcessGroupGloo", "_ZN4c10d16ProcessGroupGlooD0Ev",
+     static_cast<long>(sizeof(c10d::ProcessGroupGloo))},
+    {"libtorch_cpu.so", "c10d::ProcessGroup", "_ZN4c10d12ProcessGroupD0Ev",
+     static_cast<long>(sizeof(c10d::ProcessGroup))},
+#ifdef USE_C10D_NCCL
+    {"libtorch_cuda.so", "c10d::ProcessGroupNCCL", "_ZN4c10d16ProcessGroupNCCLD0Ev",
+     static_cast<long>(sizeof(c10d::ProcessGroupNCCL))},
+#endif
 };
 
 // The registry holds groups weakly: the shim keeps them alive until destroy.
@@ -76,23 +83,22 @@ extern "C" {
 
 // 0 when every object this library creates has the size the loaded libtorch gives it; else 1 and the first mismatch.
 int longctx_c10d_check_layout(char* error, int capacity) {
-  void* torch = dlopen("libtorch_cpu.so", RTLD_LAZY | RTLD_NOLOAD);
-  if (torch == nullptr) {
-    report(error, capacity, "libtorch_cpu.so is not loaded in this process");
-    return 1;
-  }
   for (const Layout& layout : kLayouts) {
+    void* torch = dlopen(layout.library, RTLD_LAZY | RTLD_NOLOAD);
+    if (torch == nullptr) {
+      report(error, capacity, std::string(layout.library) + " is not loaded in this process");
+      return 1;
+    }
     long loaded = deletedSize(torch, layout.deletingDestructor);
+    dlclose(torch);
     if (loaded != layout.compiled) {
       report(error, capacity, std::string("object layout mismatch: ") + layout.name + " is " +
                                   std::to_string(layout.compiled) + " bytes in the headers the shim was built with, " +
                                   (loaded < 0 ? std::string("unknown") : std::to_string(loaded)) +
                                   " in the loaded libtorch (rebuild the shim for this libtorch)");
-      dlclose(torch);
       return 1;
     }
   }
-  dlclose(torch);
   return 0;
 }
 

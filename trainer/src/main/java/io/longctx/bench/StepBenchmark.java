@@ -150,7 +150,7 @@ public final class StepBenchmark {
         }
     }
 
-    private static PackedSequence randomSequence(Random random, ModelConfig config, int length, int documentTokens) {
+    static PackedSequence randomSequence(Random random, ModelConfig config, int length, int documentTokens) {
         int[] tokens = new int[length];
         for (int t = 0; t < length; t++) {
             tokens[t] = random.nextInt(config.vocabSize());

@@ -104,6 +104,12 @@ final class BenchCommand implements Callable<Integer> {
             + "what whole logits would need (e.g. 25600 = 50 chunks).")
     List<Integer> validationLengths = new ArrayList<>();
 
+    @Option(names = "--nproc", defaultValue = "1", paramLabel = "N", description = "Data parallel: for each length "
+            + "and checkpointing setting, the same global batch of N micro-batches on N ranks x (threads / N) "
+            + "against 1 rank x all threads; step time, the share of it in the gradient all-reduce, and the group's "
+            + "all-reduce bandwidth (needs the c10d shim).")
+    int nproc;
+
     @Option(names = "--json", description = "Print one JSON object.")
     boolean json;
 
@@ -123,6 +129,9 @@ final class BenchCommand implements Callable<Integer> {
             }
         }
         PrintWriter err = spec.commandLine().getErr();
+        if (nproc > 1) {
+            return dataParallel(err);
+        }
         double peak;
         try (NDManager manager = NDManager.newBaseManager(device())) {
             peak = MatmulPeak.gflops(manager, new int[] {1024, 2048, 4096}, 3);
@@ -205,6 +214,93 @@ final class BenchCommand implements Callable<Integer> {
         return 0;
     }
 
+    /** bench --nproc N: N ranks against one, each configuration in fresh processes, one measurement at a time. */
+    private int dataParallel(PrintWriter err) throws IOException, InterruptedException {
+        int threads = Runtime.getRuntime().availableProcessors();
+        List<Map<String, Object>> rows = new ArrayList<>();
+        for (int length : lengths) {
+            for (String setting : checkpointing) {
+                Map<String, Object> row = new LinkedHashMap<>();
+                row.put("length", length);
+                row.put("checkpointing", setting.equals("on"));
+                for (int ranks : List.of(1, nproc)) {
+                    err.printf(Locale.ROOT, "bench: %s L=%d checkpointing %s, %d micro-batches on %d rank(s) x %d "
+                            + "thread(s)...%n", config, length, setting, nproc, ranks, Math.max(1, threads / ranks));
+                    row.put(ranks == 1 ? "one_rank" : "ranks", ranks(ranks, Math.max(1, threads / ranks), "--config",
+                            config, "--length", String.valueOf(length), "--checkpointing", setting.equals("on") ? "1"
+                            : "0", "--steps", String.valueOf(steps), "--warmup", String.valueOf(warmup),
+                            "--micro-batches", String.valueOf(nproc)));
+                }
+                rows.add(row);
+            }
+        }
+        Map<String, Object> result = new LinkedHashMap<>();
+        result.put("config", config);
+        result.put("nproc", nproc);
+        result.put("threads", threads);
+        result.put("rows", rows);
+        if (out != null) {
+            Files.writeString(out, JsonText.pretty(result));
+        }
+        PrintWriter printer = spec.commandLine().getOut();
+        if (json) {
+            printer.println(JsonText.compact(result));
+            printer.flush();
+            return 0;
+        }
+        printer.printf(Locale.ROOT, "%8s %5s %12s %12s %7s %10s %8s %12s %10s%n", "length", "ckpt", "1 rank s",
+                nproc + " ranks s", "ratio", "reduce s", "share", "64MiB AR s", "busbw GB/s");
+        for (Map<String, Object> row : rows) {
+            Map<?, ?> one = (Map<?, ?>) row.get("one_rank");
+            Map<?, ?> many = (Map<?, ?>) row.get("ranks");
+            if (one.containsKey("error") || many.containsKey("error")) {
+                printer.printf(Locale.ROOT, "%8s failed: %s %s%n", row.get("length"), one.get("error"),
+                        many.get("error"));
+                continue;
+            }
+            double a = ((Number) one.get("step_s")).doubleValue();
+            double b = ((Number) many.get("step_s")).doubleValue();
+            printer.printf(Locale.ROOT, "%8d %5s %12.3f %12.3f %7.2f %10.3f %7.1f%% %12.3f %10.2f%n",
+                    ((Number) row.get("length")).intValue(), Boolean.TRUE.equals(row.get("checkpointing")) ? "on"
+                    : "off", a, b, b / a, ((Number) many.get("gradient_reduce_s")).doubleValue(),
+                    100 * ((Number) many.get("communication_share")).doubleValue(),
+                    ((Number) many.get("allreduce_64mib_s")).doubleValue(),
+                    ((Number) many.get("allreduce_busbw_gb_s")).doubleValue());
+        }
+        printer.flush();
+        return 0;
+    }
+
+    /** One data-parallel measurement on {@code ranks} processes of {@code threads} threads; rank 0's result. */
+    private Map<String, Object> ranks(int ranks, int threads, String... args) throws IOException,
+            InterruptedException {
+        int port;
+        try (java.net.ServerSocket socket = new java.net.ServerSocket(0)) {
+            port = socket.getLocalPort();
+        }
+        List<Process> processes = new ArrayList<>();
+        for (int rank = 0; rank < ranks; rank++) {
+            List<String> command = childCommand("dp", args);
+            command.add(1, "-Dai.djl.pytorch.num_threads=" + threads);
+            command.add(1, "-Dai.djl.pytorch.num_interop_threads=1");
+            ProcessBuilder builder = new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.INHERIT);
+            if (ranks > 1) {
+                builder.environment().putAll(Map.of("RANK", "" + rank, "WORLD_SIZE", "" + ranks, "LOCAL_RANK",
+                        "" + rank, "MASTER_ADDR", "127.0.0.1", "MASTER_PORT", "" + port));
+            }
+            builder.environment().put("OMP_NUM_THREADS", "" + threads);
+            if (rank > 0) {
+                builder.redirectOutput(ProcessBuilder.Redirect.DISCARD);
+            }
+            processes.add(builder.start());
+        }
+        Map<String, Object> result = parseResult(processes.get(0));
+        for (Process p : processes) {
+            p.waitFor();
+        }
+        return result;
+    }
+
     /** Self seconds per category of each profiled configuration, categories in one order for every bar. */
     private static Map<String, Map<String, Double>> profileRows(List<Map<String, Object>> steps) {
         Map<String, Map<String, Double>> rows = new LinkedHashMap<>();
@@ -267,6 +363,16 @@ final class BenchCommand implements Callable<Integer> {
 
     /** Runs one measurement in a fresh JVM so its peak memory is its own. */
     private Map<String, Object> child(String kind, String... args) throws IOException, InterruptedException {
+        Process process = new ProcessBuilder(childCommand(kind, args)).redirectError(ProcessBuilder.Redirect.INHERIT)
+                .start();
+        Map<String, Object> result = parseResult(process);
+        for (int i = 0; result.containsKey("error") && i + 1 < args.length; i += 2) {
+            result.put(args[i].replace("--", ""), args[i + 1]);
+        }
+        return result;
+    }
+
+    private static List<String> childCommand(String kind, String... args) {
         List<String> command = new ArrayList<>();
         command.add(ProcessHandle.current().info().command().orElse("java"));
         command.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments());
@@ -276,7 +382,11 @@ final class BenchCommand implements Callable<Integer> {
         command.add("bench-child");
         command.add(kind);
         command.addAll(List.of(args));
-        Process process = new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        return command;
+    }
+
+    /** The RESULT line a measurement process prints, or an error entry with its exit code. */
+    private static Map<String, Object> parseResult(Process process) throws IOException, InterruptedException {
         String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         int code = process.waitFor();
         for (String line : output.split("\n")) {
@@ -289,9 +399,6 @@ final class BenchCommand implements Callable<Integer> {
         }
         Map<String, Object> failed = new LinkedHashMap<>();
         failed.put("error", "measurement process exited with " + code);
-        for (int i = 0; i + 1 < args.length; i += 2) {
-            failed.put(args[i].replace("--", ""), args[i + 1]);
-        }
         return failed;
     }
 
@@ -349,6 +456,12 @@ final class BenchCommand implements Callable<Integer> {
         @Option(names = "--lora", arity = "1", defaultValue = "false")
         boolean lora;
 
+        @Option(names = "--micro-batches", defaultValue = "2")
+        int microBatches;
+
+        @Option(names = "--bucket-mb", defaultValue = "25")
+        int bucketMb;
+
         @Override
         public Integer call() {
             Device d = device.equals("gpu") ? Device.gpu() : Device.cpu();
@@ -357,6 +470,8 @@ final class BenchCommand implements Callable<Integer> {
                         precision, offload, lora, warmup, steps, d, profile);
                 case "attention" -> StepBenchmark.attention(length, heads, headDim, plain, d);
                 case "validation" -> ValidationBenchmark.run(config, length, d);
+                case "dp" -> io.longctx.bench.DataParallelBenchmark.rank(config, length, checkpointing,
+                        microBatches, warmup, steps, (long) bucketMb << 20);
                 default -> throw new LongctxException("unknown measurement " + kind);
             };
             spec.commandLine().getOut().println("RESULT " + JsonText.compact(result));

@@ -42,6 +42,7 @@ public final class ShardedUpdate implements ParameterUpdate {
     private final ParameterKernels kernels = ParameterKernels.create();
     private final NDManager manager;
     private final List<NDArray> masters;
+    private final List<String> names;
     private final long total;
     private final long shardSize;
     private final long window;           // elements per rank and exchange: N x window x 4 bytes ~ one bucket
@@ -56,6 +57,7 @@ public final class ShardedUpdate implements ParameterUpdate {
         this.train = train;
         this.manager = weights.masterManager().newSubManager();
         this.masters = new ArrayList<>(weights.masters().values());
+        this.names = new ArrayList<>(weights.masters().keySet());
         long elements = 0;
         for (NDArray p : masters) {
             elements += p.size();
@@ -123,6 +125,14 @@ public final class ShardedUpdate implements ParameterUpdate {
     @Override
     public void load(Path checkpoint, Consumer<String> log) {
         TreeMap<Integer, Path> files = shardFiles(checkpoint);
+        Path replica = checkpoint.resolve(io.longctx.train.ReplicatedUpdate.FILE);
+        if (files.isEmpty() && Files.isRegularFile(replica)) {
+            log.accept("sharding the replicated optimizer state of " + checkpoint.getFileName() + " over "
+                    + group.size() + " ranks");
+            mean = replace(mean, sliceOfReplica(replica, "m."));
+            variance = replace(variance, sliceOfReplica(replica, "v."));
+            return;
+        }
         int saved = files.isEmpty() ? 0 : Integer.parseInt(matcher(files.firstEntry().getValue()).group(2));
         if (files.isEmpty() || files.size() != saved || files.firstKey() != 0 || files.lastKey() != saved - 1) {
             throw new LongctxException(checkpoint + ": the sharded optimizer state is incomplete (" + files.size()
@@ -133,8 +143,8 @@ public final class ShardedUpdate implements ParameterUpdate {
                     + " to " + group.size() + " ranks (results then equal an uninterrupted run within reduction-"
                     + "order tolerance, not bit for bit)");
         }
-        mean = replace(mean, slice(files, "m"));
-        variance = replace(variance, slice(files, "v"));
+        mean = replace(mean, slice(checkpoint, "m"));
+        variance = replace(variance, slice(checkpoint, "v"));
     }
 
     private NDArray replace(NDArray old, NDArray next) {
@@ -143,28 +153,48 @@ public final class ShardedUpdate implements ParameterUpdate {
         return next;
     }
 
-    /** Elements [r S, (r+1) S) of the concatenation of every saved shard of one moment, zero-padded. */
-    private NDArray slice(TreeMap<Integer, Path> files, String name) {
-        try (NDManager scope = manager.newSubManager()) {
-            NDList parts = new NDList();
-            for (Path file : files.values()) {
-                try (SafetensorsFile shard = SafetensorsFile.open(file)) {
-                    if (!shard.tensors().containsKey(name)) {
-                        throw new LongctxException(file + ": no tensor '" + name + "'");
-                    }
-                    parts.add(Tensors.fromSafetensors(scope, shard, name, RowSlices.DEFAULT_BYTES, (a, b, d) -> { }));
+    /** This rank's elements of one moment of a replicated checkpoint, the parameters' moments in their order. */
+    private NDArray sliceOfReplica(Path file, String prefix) {
+        try (NDManager scope = manager.newSubManager(); SafetensorsFile saved = SafetensorsFile.open(file)) {
+            List<NDArray> moments = new ArrayList<>(names.size());
+            for (String name : names) {
+                if (!saved.tensors().containsKey(prefix + name)) {
+                    throw new LongctxException(file + ": no optimizer state '" + prefix + name + "'");
                 }
+                moments.add(Tensors.fromSafetensors(scope, saved, prefix + name, RowSlices.DEFAULT_BYTES,
+                        (a, b, d) -> { }));
             }
-            NDArray flat = parts.size() == 1 ? parts.get(0) : NDArrays.concat(parts);          // (N' S',)
-            long start = shardSize * group.rank();
-            long available = Math.max(0, Math.min(total, flat.size()) - start);
-            NDArray out = manager.zeros(new Shape(shardSize), DataType.FLOAT32);
-            long n = Math.min(available, shardSize);
-            if (n > 0) {
-                NDArray piece = flat.get(new NDIndex("{}:{}", start, start + n));
-                out.set(new NDIndex("0:{}", n), piece);
-            }
+            NDArray out = group.flatSlice(moments, shardSize * group.rank(), shardSize, manager);
             out.attach(scope.getParentManager());
+            return out;
+        }
+    }
+
+    /** One moment of a sharded checkpoint with every shard joined in rank order (padding included). */
+    public static NDArray joined(Path checkpoint, String name, NDManager owner) {
+        TreeMap<Integer, Path> files = shardFiles(checkpoint);
+        NDList parts = new NDList();
+        for (Path file : files.values()) {
+            try (SafetensorsFile shard = SafetensorsFile.open(file)) {
+                if (!shard.tensors().containsKey(name)) {
+                    throw new LongctxException(file + ": no tensor '" + name + "'");
+                }
+                parts.add(Tensors.fromSafetensors(owner, shard, name, RowSlices.DEFAULT_BYTES, (a, b, d) -> { }));
+            }
+        }
+        return parts.size() == 1 ? parts.get(0) : NDArrays.concat(parts);
+    }
+
+    /** Elements [r S, (r+1) S) of the concatenation of every saved shard of one moment, zero-padded. */
+    private NDArray slice(Path checkpoint, String name) {
+        try (NDManager scope = manager.newSubManager()) {
+            NDArray flat = joined(checkpoint, name, scope);                                    // (N' S',)
+            long start = shardSize * group.rank();
+            long n = Math.min(Math.max(0, Math.min(total, flat.size()) - start), shardSize);
+            NDArray out = manager.zeros(new Shape(shardSize), DataType.FLOAT32);
+            if (n > 0) {
+                out.set(new NDIndex("0:{}", n), flat.get(new NDIndex("{}:{}", start, start + n)));
+            }
             return out;
         }
     }

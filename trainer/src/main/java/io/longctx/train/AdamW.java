@@ -129,6 +129,33 @@ public final class AdamW implements AutoCloseable {
         }
     }
 
+    /**
+     * Replaces the moments with slices of flattened ones: the parameters' moments concatenated in their order (as a
+     * sharded optimizer saves them, its shards joined), any padding after the last parameter ignored.
+     */
+    public void loadFlat(NDArray flatMeans, NDArray flatVariances) {
+        for (Map<String, NDArray> moments : List.of(means, variances)) {
+            NDArray flat = moments == means ? flatMeans : flatVariances;
+            long offset = 0;
+            for (Map.Entry<String, NDArray> e : moments.entrySet()) {
+                NDArray current = e.getValue();
+                long n = current.size();
+                if (offset + n > flat.size()) {
+                    throw new io.longctx.LongctxException("the saved sharded optimizer state holds " + flat.size()
+                            + " values per moment, fewer than the model's trainable parameters");
+                }
+                NDArray slice = flat.get(new ai.djl.ndarray.index.NDIndex("{}:{}", offset, offset + n))
+                        .reshape(current.getShape());
+                NDArray owned = slice.duplicate();
+                slice.close();
+                owned.attach(manager);
+                e.setValue(owned);
+                current.close();
+                offset += n;
+            }
+        }
+    }
+
     @Override
     public void close() {
         kernels.close();

@@ -58,6 +58,16 @@ public final class ReplicatedUpdate implements ParameterUpdate {
 
     @Override
     public void load(Path checkpoint, Consumer<String> log) {
+        if (!java.nio.file.Files.isRegularFile(checkpoint.resolve(FILE))
+                && !io.longctx.distributed.ShardedUpdate.shardFiles(checkpoint).isEmpty()) {
+            // written with the optimizer state sharded over several ranks: joined again here
+            log.accept("joining the sharded optimizer state of " + checkpoint.getFileName() + " into one replica");
+            try (ai.djl.ndarray.NDManager scope = ai.djl.ndarray.NDManager.newBaseManager()) {
+                optimizer.loadFlat(io.longctx.distributed.ShardedUpdate.joined(checkpoint, "m", scope),
+                        io.longctx.distributed.ShardedUpdate.joined(checkpoint, "v", scope));
+            }
+            return;
+        }
         try (SafetensorsFile moments = ParameterUpdate.open(checkpoint, FILE)) {
             optimizer.load(moments);
         }

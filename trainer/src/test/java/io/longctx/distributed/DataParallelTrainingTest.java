@@ -176,6 +176,33 @@ class DataParallelTrainingTest {
     }
 
     @Test
+    void resumeOnAnotherWorldSize_reshardsWithOneLine_andMatchesWithinRounding() throws Exception {
+        Ranks.assumeShim();
+        Path two = prepare("two", "optimizer: {shard: true}\n");
+        Path one = prepare("one", "optimizer: {shard: true}\n");
+        assertEquals(0, finish(train(two, "--nproc", "2"), two), console(two));
+        assertEquals(0, finish(train(one), one), console(one));
+        // each resumes from step 4 on the other world size: 2 ranks -> 1 process, 1 process -> 2 ranks
+        for (Path run : List.of(two, one)) {
+            for (int step : List.of(6, 8)) {
+                Path checkpoint = run.resolve("run/checkpoints/" + Checkpoints.name(step));
+                Files.move(checkpoint, run.resolve("uninterrupted-" + step));
+            }
+        }
+        assertEquals(0, finish(train(two), two), console(two));
+        assertEquals(0, finish(train(one, "--nproc", "2"), one), console(one));
+        assertTrue(console(two).contains("resuming a checkpoint of 2 rank(s) with 1"), console(two));
+        assertTrue(console(two).contains("joining the sharded optimizer state"), console(two));
+        assertTrue(console(one).contains("resuming a checkpoint of 1 rank(s) with 2"), console(one));
+        assertTrue(console(one).contains("sharding the replicated optimizer state"), console(one));
+        for (Path run : List.of(two, one)) {
+            double diff = relativeDifference(run.resolve("uninterrupted-8").resolve(Checkpoints.MODEL),
+                    last(run).resolve(Checkpoints.MODEL));
+            assertTrue(diff < 1e-6, run + ": resumed on another world size, the final weights differ by " + diff);
+        }
+    }
+
+    @Test
     void aGlobalBatchThatDoesNotDeal_isRefusedBeforeAnythingIsWritten() throws Exception {
         Ranks.assumeShim();
         Path dir = prepare("odd", "");
