@@ -5,10 +5,15 @@
 #      activation checkpointing: tokens/s, MFU against the card's bf16 dense peak, device memory (nvidia-smi's
 #      peak, sampled every 200 ms) next to the planner's prediction;
 #   3. 20 LoRA steps (bf16) of the 1B shape at 32k.
-#   scripts/gpu-check.sh [OUT_DIR]
+#   4. with "multi" on a machine with several GPUs: the c10d shim built with NCCL (needs CUDA_HOME and NCCL_INCLUDE,
+#      see the README), then bench --nproc <GPUs> on `small` at 8k: step time against one GPU for the same global
+#      batch, the gradient all-reduce share, NCCL all-reduce bus bandwidth, tokens/s per GPU.
+#   scripts/gpu-check.sh [multi] [OUT_DIR]
 # Exits 0 with a report even where no CUDA libtorch is found, so a machine without one still says so.
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+multi=""
+if [ "${1:-}" = multi ]; then multi=1; shift; fi
 out="${1:-${OUT:-$root/gpu-check}}"
 mkdir -p "$out"
 report="$out/report.txt"
@@ -82,4 +87,26 @@ PY
 run_bench small --config small --lengths 8192,32768 --checkpointing on --precision fp32,bf16 --steps 2 --warmup 1
 run_bench 1b --config 1b --lengths 8192,32768 --checkpointing on --precision fp32,bf16 --steps 2 --warmup 1
 run_bench 1b-lora --config 1b --lengths 32768 --checkpointing on --precision bf16 --lora on --steps 20 --warmup 0
+if [ -n "$multi" ]; then
+  gpus=$(nvidia-smi -L 2>/dev/null | wc -l)
+  if [ "$gpus" -lt 2 ]; then
+    say "multi: $gpus GPU(s) found; the multi-GPU check needs 2 or more"
+  elif ! PYTORCH_LIBRARY_PATH="$found" "$root/scripts/build-c10d-shim.sh" >> "$report" 2>&1; then
+    say "multi: the NCCL shim did not build (CUDA_HOME and NCCL_INCLUDE must be set; see the README)"
+  else
+    timeout 300 "$root/scripts/longctx" bench --nproc "$gpus" --device gpu --config small --lengths 8192 \
+      --checkpointing on --steps 3 --warmup 1 --json --out "$out/multi.json" > "$out/multi.stdout" 2> "$out/multi.stderr"
+    say "multi: bench --nproc $gpus exit $?"
+    python3 - "$out/multi.json" >> "$report" 2>/dev/null <<'PY' || true
+import json, sys
+r = json.load(open(sys.argv[1]))
+for row in r["rows"]:
+    one, many = row["one_rank"], row["ranks"]
+    n = many["ranks"]
+    print(f"  L={row['length']}: 1 GPU {one['step_s']:.3f} s, {n} GPUs {many['step_s']:.3f} s for the same global "
+          f"batch; all-reduce {100 * many['communication_share']:.1f}% of the step; bus bandwidth "
+          f"{many['allreduce_busbw_gb_s']:.1f} GB/s; {many['tokens_per_s'] / n:.0f} tok/s per GPU")
+PY
+  fi
+fi
 say "report: $report"

@@ -43,12 +43,14 @@ public final class DataParallelBenchmark {
     }
 
     public static Map<String, Object> rank(String configName, int length, int checkpointLayers, int microBatches,
-            int warmup, int steps, long bucketBytes) {
+            int warmup, int steps, long bucketBytes, boolean gpu) {
         WorldInfo world = WorldInfo.fromEnvironment();
         ModelConfig config = BenchModels.config(configName, length);
-        try (ProcessGroup group = world.distributed() ? ProcessGroup.join(world, 300, -1) : null;
+        Device device = gpu ? Device.gpu(world.localRank()) : Device.cpu();
+        try (ProcessGroup group = world.distributed() ? ProcessGroup.join(world, 300, gpu ? world.localRank() : -1)
+                : null;
                 SdpaAttention attention = SdpaAttention.create();
-                NDManager manager = NDManager.newBaseManager(Device.cpu())) {
+                NDManager manager = NDManager.newBaseManager(device)) {
             TrainingWeights placed;
             try (NDManager host = NDManager.newBaseManager(Device.cpu())) {
                 LlamaWeights initial = Parameters.randomInit(config, 0.02, 1, host);
@@ -82,6 +84,7 @@ public final class DataParallelBenchmark {
                 result.put("length", length);
                 result.put("checkpointing", checkpointLayers > 0);
                 result.put("ranks", world.worldSize());
+                result.put("device", device.toString());
                 result.put("threads_per_rank", Integer.getInteger("ai.djl.pytorch.num_threads",
                         Runtime.getRuntime().availableProcessors()));
                 result.put("global_micro_batches", microBatches);

@@ -229,7 +229,7 @@ final class BenchCommand implements Callable<Integer> {
                     row.put(ranks == 1 ? "one_rank" : "ranks", ranks(ranks, Math.max(1, threads / ranks), "--config",
                             config, "--length", String.valueOf(length), "--checkpointing", setting.equals("on") ? "1"
                             : "0", "--steps", String.valueOf(steps), "--warmup", String.valueOf(warmup),
-                            "--micro-batches", String.valueOf(nproc)));
+                            "--micro-batches", String.valueOf(nproc), "--device", device));
                 }
                 rows.add(row);
             }
@@ -471,7 +471,7 @@ final class BenchCommand implements Callable<Integer> {
                 case "attention" -> StepBenchmark.attention(length, heads, headDim, plain, d);
                 case "validation" -> ValidationBenchmark.run(config, length, d);
                 case "dp" -> io.longctx.bench.DataParallelBenchmark.rank(config, length, checkpointing,
-                        microBatches, warmup, steps, (long) bucketMb << 20);
+                        microBatches, warmup, steps, (long) bucketMb << 20, d.isGpu());
                 default -> throw new LongctxException("unknown measurement " + kind);
             };
             spec.commandLine().getOut().println("RESULT " + JsonText.compact(result));

@@ -215,6 +215,21 @@ class DataParallelTrainingTest {
     }
 
     @Test
+    void withoutTheShim_moreThanOneProcessSaysWhyInOneLine() throws Exception {
+        Path dir = prepare("noshim", "");
+        List<String> command = new ArrayList<>(Ranks.java("io.longctx.cli.Main", "train",
+                dir.resolve("tiny.yaml").toString(), "--nproc", "2"));
+        command.removeIf(arg -> arg.startsWith("-D" + C10dShim.PROPERTY + "="));
+        command.add(1, "-D" + C10dShim.PROPERTY + "=" + dir.resolve("missing/liblongctx_c10d.so"));
+        Process process = new ProcessBuilder(command).redirectErrorStream(true)
+                .redirectOutput(dir.resolve("console.txt").toFile()).start();
+        assertEquals(2, finish(process, dir));
+        assertTrue(console(dir).contains("error: --nproc 2 needs the c10d shim, which is not built"), console(dir));
+        assertTrue(console(dir).contains("run scripts/build-c10d-shim.sh"), console(dir));
+        assertFalse(Files.exists(dir.resolve("run")));
+    }
+
+    @Test
     void ranksWithDifferentRecipes_areRefusedBeforeAnythingIsWritten() throws Exception {
         Ranks.assumeShim();
         Path dir = prepare("mismatch", "");
