@@ -25,6 +25,11 @@ public final class ProcessGroup implements AutoCloseable {
                   t.copy_(flat[offset:offset + n].view(t.shape))
                   offset += n
                 return None
+              def launch(self: __torch__.LongctxCollectives, tensors: List[Tensor], group: str) -> Tensor:
+                return ops._c10d_functional.all_reduce_(torch.cat([t.reshape([-1]) for t in tensors]), "sum", group)
+              def finish(self: __torch__.LongctxCollectives, flat: Tensor, tensors: List[Tensor]) -> None:
+                self.unflatten(ops._c10d_functional.wait_tensor(flat), tensors)
+                return None
               def all_reduce(self: __torch__.LongctxCollectives, tensors: List[Tensor], op: str, \
             bucket_elements: int, group: str) -> None:
                 buckets: List[List[Tensor]] = []
@@ -167,6 +172,67 @@ public final class ProcessGroup implements AutoCloseable {
     /** Sums the tensors across ranks in place, flattened into buckets of at least {@code bucketBytes}. */
     public void allReduceSum(List<NDArray> tensors, long bucketBytes) {
         allReduce(tensors, "sum", bucketBytes);
+    }
+
+    /** Sums launched while other work goes on: at most three flattened buckets in flight. */
+    public Pending pending() {
+        return new Pending();
+    }
+
+    /** Buckets whose sums are under way; each is written back into its tensors when finished. */
+    public final class Pending {
+        private static final int IN_FLIGHT = 3;
+        private final java.util.ArrayDeque<NDArray> flats = new java.util.ArrayDeque<>();
+        private final java.util.ArrayDeque<List<NDArray>> members = new java.util.ArrayDeque<>();
+
+        private Pending() {
+        }
+
+        /** Starts summing the tensors (handles this object closes when done) in buckets of about bucketBytes. */
+        public void launch(List<NDArray> tensors, long bucketBytes) {
+            List<NDArray> bucket = new java.util.ArrayList<>();
+            long bytes = 0;
+            for (NDArray t : tensors) {
+                bucket.add(t);
+                bytes += t.size() * 4;
+                if (bytes >= bucketBytes) {
+                    start(bucket);
+                    bucket = new java.util.ArrayList<>();
+                    bytes = 0;
+                }
+            }
+            if (!bucket.isEmpty()) {
+                start(bucket);
+            }
+        }
+
+        private void start(List<NDArray> bucket) {
+            try (IValue list = tensorList(bucket); IValue group = IValue.from(name);
+                    IValue flat = module.runInference("launch", list, group)) {
+                flats.add(flat.toTensor((PtNDManager) manager));
+            } catch (RuntimeException e) {
+                throw lost(e);
+            }
+            members.add(bucket);
+            while (flats.size() > IN_FLIGHT) {
+                finishOldest();
+            }
+        }
+
+        private void finishOldest() {
+            NDArray flat = flats.poll();
+            List<NDArray> bucket = members.poll();
+            call("finish", IValue.from((PtNDArray) flat), tensorList(bucket));
+            flat.close();
+            bucket.forEach(NDArray::close);
+        }
+
+        /** Waits for every launched bucket and writes the sums back. */
+        public void finishAll() {
+            while (!flats.isEmpty()) {
+                finishOldest();
+            }
+        }
     }
 
     /** The element-wise maximum across ranks, in place. */

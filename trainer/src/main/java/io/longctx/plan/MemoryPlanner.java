@@ -73,9 +73,13 @@ public final class MemoryPlanner {
         if (in.devices() > 1) {
             // at the end of the step, after backward freed its memory: up to three flattened buckets in flight, or
             // one reduce-scatter window (N x bucket / N) and its result
-            long buckets = sharded ? 2 * in.bucketBytes() : 3 * in.bucketBytes();
-            parts.add(new Part("communication buffers (" + in.devices() + " ranks, after backward)",
-                    Math.min(buckets, 3 * trained * FP32), Where.DEVICE));
+            long buckets = Math.min(sharded ? 2 * in.bucketBytes() : 3 * in.bucketBytes(), 3 * trained * FP32);
+            // fp32 in place under checkpointing: buckets go out during backward, beside its larger phase
+            boolean duringBackward = !sharded && in.precision() == Precision.FP32 && in.offload() == Offload.NONE
+                    && in.checkpointLayers() > 0;
+            parts.add(new Part(duringBackward ? "gradient buckets in flight (" + in.devices() + " ranks, during "
+                    + "backward)" : "communication buffers (" + in.devices() + " ranks, after backward)", buckets,
+                    Where.DEVICE));
         }
 
         long tokens = (long) in.microBatch() * in.seqLen();

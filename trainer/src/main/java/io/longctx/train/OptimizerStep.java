@@ -56,7 +56,9 @@ public final class OptimizerStep {
         List<List<PackedSequence>> mine = parallel.mine(microBatches);
         double nll = start.nll();
         for (int i = start.done(); i < mine.size(); i++) {
-            nll += runner.forwardBackward(manager, mine.get(i), 1.0 / Math.max(1, tokens));
+            StepRunner.GradientsReady ready = i == mine.size() - 1 ? update.overlap(weights)
+                    : StepRunner.GradientsReady.NONE;
+            nll += runner.forwardBackward(manager, mine.get(i), 1.0 / Math.max(1, tokens), ready);
             weights.afterMicroBatch();
             int done = i + 1;
             if (done < mine.size() && parallel.any(stopAfter.test(done))) {

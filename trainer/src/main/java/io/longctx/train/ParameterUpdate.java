@@ -13,6 +13,14 @@ import java.util.Map;
  * optimizer state: every rank all of it, or each rank a shard.
  */
 public interface ParameterUpdate extends AutoCloseable {
+    /**
+     * What to tell backward of the rank's last micro-batch of a step, so the exchange of finished layers' gradients
+     * can start while earlier layers are still computed; {@link StepRunner.GradientsReady#NONE} when it cannot.
+     */
+    default StepRunner.GradientsReady overlap(TrainingWeights weights) {
+        return StepRunner.GradientsReady.NONE;
+    }
+
     /** Combines this rank's gradient sums with the other ranks' and returns the global gradient norm. */
     double reduce(TrainingWeights weights, NDManager scope);
 

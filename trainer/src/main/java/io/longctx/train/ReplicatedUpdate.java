@@ -19,23 +19,69 @@ public final class ReplicatedUpdate implements ParameterUpdate {
     private final AdamW optimizer;
     private final ProcessGroup group;
     private final long bucketBytes;
+    private final ProcessGroup.Pending inFlight;                      // null for one process
+    private final java.util.Set<String> launched = new java.util.HashSet<>();   // exchanged during backward
 
     /** @param group the ranks, or null for one process */
     public ReplicatedUpdate(AdamW optimizer, ProcessGroup group, long bucketBytes) {
         this.optimizer = optimizer;
         this.group = group;
         this.bucketBytes = bucketBytes;
+        this.inFlight = group == null ? null : group.pending();
     }
 
     public AdamW optimizer() {
         return optimizer;
     }
 
+    /**
+     * With fp32 weights updated in place the gradients backward writes are the sums themselves, so each finished
+     * segment's are launched at once (at most three buckets in flight); bf16 and offloaded runs sum them after the
+     * micro-batch and exchange everything in {@link #reduce}.
+     */
+    @Override
+    public StepRunner.GradientsReady overlap(TrainingWeights weights) {
+        if (group == null || weights.precision() != io.longctx.engine.Precision.FP32
+                || weights.offload() != io.longctx.precision.Offload.NONE) {
+            return StepRunner.GradientsReady.NONE;
+        }
+        return (from, to) -> {
+            java.util.List<NDArray> grads = new java.util.ArrayList<>();
+            for (Map.Entry<String, NDArray> e : weights.trainable().entrySet()) {
+                int layer = layerOf(e.getKey());
+                if (layer >= from && layer < to && e.getValue().hasGradient()) {
+                    grads.add(e.getValue().getGradient());
+                    launched.add(e.getKey());
+                }
+            }
+            inFlight.launch(grads, bucketBytes);
+        };
+    }
+
+    /** The decoder layer a parameter belongs to (model.layers.N.), or -1. */
+    static int layerOf(String name) {
+        if (!name.startsWith("model.layers.")) {
+            return -1;
+        }
+        int end = name.indexOf('.', "model.layers.".length());
+        return end < 0 ? -1 : Integer.parseInt(name.substring("model.layers.".length(), end));
+    }
+
     @Override
     public double reduce(TrainingWeights weights, NDManager scope) {
         java.util.List<NDArray> sums = weights.gradientSums(scope);
         if (group != null) {
-            group.allReduceSum(sums, bucketBytes);
+            inFlight.finishAll();
+            java.util.List<NDArray> rest = new java.util.ArrayList<>();
+            int i = 0;
+            for (String name : weights.trainable().keySet()) {
+                if (!launched.contains(name)) {
+                    rest.add(sums.get(i));
+                }
+                i++;
+            }
+            launched.clear();
+            group.allReduceSum(rest, bucketBytes);
         }
         return optimizer.gradNorm(sums);
     }

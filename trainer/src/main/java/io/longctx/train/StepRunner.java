@@ -41,6 +41,13 @@ public final class StepRunner {
         this.documentAware = documentAware;
     }
 
+    /** Told, during backward, that the gradients of decoder layers [from, to) are complete for this micro-batch. */
+    public interface GradientsReady {
+        GradientsReady NONE = (from, to) -> { };
+
+        void layersDone(int from, int to);
+    }
+
     /** Number of targets that count towards the loss in these sequences. */
     public static long lossTokens(List<PackedSequence> sequences) {
         long n = 0;
@@ -56,11 +63,21 @@ public final class StepRunner {
      * @return the summed masked NLL (not scaled)
      */
     public double forwardBackward(NDManager parent, List<PackedSequence> batch, double lossScale) {
+        return forwardBackward(parent, batch, lossScale, GradientsReady.NONE);
+    }
+
+    /**
+     * As above, telling {@code ready} after each recomputed segment's backward that its layers' gradients are
+     * complete (with activation checkpointing; without it the one backward call ends with all of them).
+     */
+    public double forwardBackward(NDManager parent, List<PackedSequence> batch, double lossScale,
+            GradientsReady ready) {
         try (NDManager scope = parent.newSubManager()) {
             Inputs in = inputs(scope, batch);
             boolean previous = JniUtils.isGradMode();
             try {
-                return checkpointLayers == 0 ? plain(scope, in, lossScale) : checkpointed(scope, in, lossScale);
+                return checkpointLayers == 0 ? plain(scope, in, lossScale)
+                        : checkpointed(scope, in, lossScale, ready);
             } finally {
                 JniUtils.setGradMode(previous);
             }
@@ -132,7 +149,7 @@ public final class StepRunner {
         return nll[0];
     }
 
-    private double checkpointed(NDManager scope, Inputs in, double lossScale) {
+    private double checkpointed(NDManager scope, Inputs in, double lossScale, GradientsReady ready) {
         int layers = model.config().numLayers();
         List<NDArray> segmentInputs = new ArrayList<>();
         JniUtils.setGradMode(false);
@@ -159,6 +176,7 @@ public final class StepRunner {
                     out = model.decoderLayer(segmentScope, layer, out, in.attention, null);
                 }
                 backward(out, upstream);
+                ready.layersDone(first, Math.min(layers, first + checkpointLayers));
                 upstream.close();
                 upstream = gradientOf(input, scope);
             }

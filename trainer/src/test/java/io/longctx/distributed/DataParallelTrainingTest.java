@@ -117,14 +117,17 @@ class DataParallelTrainingTest {
         Path one = prepare("one", "");
         Path two = prepare("two", "");
         Path sharded = prepare("sharded", "optimizer: {shard: true}\n");
+        // with checkpointing, each segment's gradients are all-reduced while earlier segments are recomputed
+        Path overlapped = prepare("overlapped", "activation_checkpointing: every_layer\n");
         assertEquals(0, finish(train(one), one), console(one));
+        assertEquals(0, finish(train(overlapped, "--nproc", "2"), overlapped), console(overlapped));
         assertEquals(0, finish(train(two, "--nproc", "2"), two), console(two));
         assertEquals(0, finish(train(sharded, "--nproc", "2"), sharded), console(sharded));
         assertTrue(console(two).contains("ranks: 2 (this is rank 0), 2 of the step's 4 micro-batches each"),
                 console(two));
 
         List<double[]> reference = lossesAndNorms(one);
-        for (Path run : List.of(two, sharded)) {
+        for (Path run : List.of(two, sharded, overlapped)) {
             List<double[]> rows = lossesAndNorms(run);
             for (int step = 0; step < STEPS; step++) {
                 assertEquals(reference.get(step)[0], rows.get(step)[0], 1e-6, run + " loss of step " + (step + 1));
