@@ -45,10 +45,11 @@ public final class ReplicatedUpdate implements ParameterUpdate {
                 || weights.offload() != io.longctx.precision.Offload.NONE) {
             return StepRunner.GradientsReady.NONE;
         }
+        int layers = weights.compute().config().numLayers();
         return (from, to) -> {
             java.util.List<NDArray> grads = new java.util.ArrayList<>();
             for (Map.Entry<String, NDArray> e : weights.trainable().entrySet()) {
-                int layer = layerOf(e.getKey());
+                int layer = layerOf(e.getKey(), layers);
                 if (layer >= from && layer < to && e.getValue().hasGradient()) {
                     grads.add(e.getValue().getGradient());
                     launched.add(e.getKey());
@@ -58,8 +59,11 @@ public final class ReplicatedUpdate implements ParameterUpdate {
         };
     }
 
-    /** The decoder layer a parameter belongs to (model.layers.N.), or -1. */
-    static int layerOf(String name) {
+    /** The decoder layer a parameter belongs to (model.layers.N.), numLayers for the output head, else -1. */
+    static int layerOf(String name, int numLayers) {
+        if (name.startsWith("lm_head.") || name.startsWith("model.norm.")) {
+            return numLayers;
+        }
         if (!name.startsWith("model.layers.")) {
             return -1;
         }

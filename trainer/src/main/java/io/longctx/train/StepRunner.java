@@ -41,7 +41,10 @@ public final class StepRunner {
         this.documentAware = documentAware;
     }
 
-    /** Told, during backward, that the gradients of decoder layers [from, to) are complete for this micro-batch. */
+    /**
+     * Told, during backward, that the gradients of decoder layers [from, to) are complete for this micro-batch; the
+     * output head (final norm, lm_head) counts as layer numLayers and is done first.
+     */
     public interface GradientsReady {
         GradientsReady NONE = (from, to) -> { };
 
@@ -167,6 +170,7 @@ public final class StepRunner {
         JniUtils.setGradMode(true);
         double[] nll = {0};
         NDArray upstream = headBackward(scope, x, in, lossScale, nll);
+        ready.layersDone(layers, layers + 1);
         for (int segment = segmentInputs.size() - 1; segment >= 0; segment--) {
             try (NDManager segmentScope = scope.newSubManager()) {
                 NDArray input = leaf(segmentScope, segmentInputs.get(segment));
