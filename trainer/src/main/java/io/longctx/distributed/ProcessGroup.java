@@ -97,13 +97,13 @@ public final class ProcessGroup implements AutoCloseable {
                   o += w
                 return torch.cat(parts)
               def all_gather_flat(self: __torch__.LongctxCollectives, mine: Tensor, targets: List[Tensor], \
-            window: int, world: int, group: str) -> None:
+            like: Tensor, window: int, world: int, group: str) -> None:
                 shard = mine.numel()
                 o = 0
                 while o < shard:
                   w = min(window, shard - o)
                   full = ops._c10d_functional.wait_tensor(ops._c10d_functional.all_gather_into_tensor(\
-            mine.narrow(0, o, w).contiguous(), world, group))
+            mine.narrow(0, o, w).to(like.device).contiguous(), world, group))
                   for j in range(world):
                     self.write_range(targets, j * shard + o, full.narrow(0, j * w, w))
                   o += w
@@ -275,10 +275,14 @@ public final class ProcessGroup implements AutoCloseable {
         }
     }
 
-    /** Gathers every rank's shard (in windows) and writes rank j's into elements [j S, (j+1) S) of the targets. */
-    public void allGatherFlat(NDArray shard, List<NDArray> targets, long windowElements) {
-        call("all_gather_flat", IValue.from((PtNDArray) shard), tensorList(targets), IValue.from(windowElements),
-                IValue.from((long) size()), IValue.from(name));
+    /**
+     * Gathers every rank's shard (in windows, exchanged on the device of {@code exchangeOn}) and writes rank j's into
+     * elements [j S, (j+1) S) of the targets, cast to their type; targets may be empty on a rank that only sends.
+     */
+    public void allGatherFlat(NDArray shard, List<NDArray> targets, NDArray exchangeOn, long windowElements) {
+        call("all_gather_flat", IValue.from((PtNDArray) shard), tensorList(targets),
+                IValue.from((PtNDArray) exchangeOn), IValue.from(windowElements), IValue.from((long) size()),
+                IValue.from(name));
     }
 
     /** Elements [start, start + length) of the tensors' fp32 concatenation (zeros past its end). */

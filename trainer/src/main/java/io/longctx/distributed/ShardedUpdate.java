@@ -10,6 +10,7 @@ import ai.djl.ndarray.types.Shape;
 import io.longctx.LongctxException;
 import io.longctx.engine.ParameterKernels;
 import io.longctx.engine.Tensors;
+import io.longctx.precision.FlatShard;
 import io.longctx.precision.TrainingWeights;
 import io.longctx.safetensors.RowSlices;
 import io.longctx.safetensors.SafetensorsFile;
@@ -31,7 +32,8 @@ import java.util.stream.Stream;
  * AdamW with its state sharded across ranks (ZeRO stage 1/2): the trainable parameters, flattened in their order and
  * zero-padded to N x S elements, are owned S at a time. The step's gradient sums are reduce-scattered (each rank
  * gets the summed gradients of its shard only), each rank updates its fp32 shard with its own moments, and the
- * updated shards are all-gathered into every rank's weights. Each rank checkpoints its moments; a checkpoint of
+ * updated shards are all-gathered into every rank's weights. Separate fp32 masters (bf16 or offload) exist only as
+ * each rank's shard; checkpoints gather them on rank 0. Each rank checkpoints its moments; a checkpoint of
  * another world size is re-sharded on load.
  */
 public final class ShardedUpdate implements ParameterUpdate {
@@ -41,32 +43,58 @@ public final class ShardedUpdate implements ParameterUpdate {
     private final TrainConfig train;
     private final ParameterKernels kernels = ParameterKernels.create();
     private final NDManager manager;
-    private final List<NDArray> masters;
-    private final List<String> names;
+    private final List<String> names;    // trainable, in their flat order
+    private final List<NDArray> targets; // what the gathered shards are written into: whole masters or compute
+    private final boolean shardedMasters;
     private final long total;
     private final long shardSize;
     private final long window;           // elements per rank and exchange: N x window x 4 bytes ~ one bucket
-    private final NDArray masterShard;   // (S,) fp32, next to the masters
+    private final NDArray masterShard;   // (S,) fp32 next to the masters; the weights' own when they are sharded
     private NDArray mean;                // (S,)
     private NDArray variance;            // (S,)
     private NDArray gradientShard;       // (S,) this step's summed gradients, between reduce and apply
 
+    /**
+     * @param weights placed with {@link #shardOf} of this group where their masters are separate copies (bf16 or
+     *        offload), so each rank holds only its shard of them
+     */
     public ShardedUpdate(TrainingWeights weights, ProcessGroup group, TrainConfig train, long bucketBytes) {
         this.group = group;
         this.window = Math.max(1, bucketBytes / 4 / group.size());
         this.train = train;
         this.manager = weights.masterManager().newSubManager();
-        this.masters = new ArrayList<>(weights.masters().values());
-        this.names = new ArrayList<>(weights.masters().keySet());
-        long elements = 0;
-        for (NDArray p : masters) {
-            elements += p.size();
+        this.names = new ArrayList<>(weights.trainable().keySet());
+        this.total = elements(weights.trainable().values());
+        FlatShard mine = shardOf(total, group);
+        this.shardSize = mine.length();
+        this.shardedMasters = weights.masterShard().isPresent();
+        if (shardedMasters) {
+            this.masterShard = weights.masterShard().get();
+            if (masterShard.size() != shardSize) {
+                throw new IllegalStateException("master shard of " + masterShard.size() + " elements, expected "
+                        + shardSize);
+            }
+            this.targets = new ArrayList<>(weights.trainable().values());
+        } else {
+            this.targets = new ArrayList<>(weights.masters().values());
+            this.masterShard = group.flatSlice(targets, mine.start(), shardSize, manager);
         }
-        this.total = elements;
-        this.shardSize = (elements + group.size() - 1) / group.size();
-        this.masterShard = group.flatSlice(masters, shardSize * group.rank(), shardSize, manager);
         this.mean = manager.zeros(new Shape(shardSize), DataType.FLOAT32);
         this.variance = manager.zeros(new Shape(shardSize), DataType.FLOAT32);
+    }
+
+    /** This rank's flat shard of {@code total} trainable elements. */
+    public static FlatShard shardOf(long total, ProcessGroup group) {
+        return FlatShard.of(total, group.rank(), group.size());
+    }
+
+    /** Elements of the tensors. */
+    public static long elements(java.util.Collection<NDArray> tensors) {
+        long n = 0;
+        for (NDArray t : tensors) {
+            n += t.size();
+        }
+        return n;
     }
 
     public static String fileName(int rank, int world) {
@@ -98,8 +126,38 @@ public final class ShardedUpdate implements ParameterUpdate {
         kernels.adamw(List.of(masterShard), List.of(gradientShard), List.of(mean), List.of(variance), step, lr,
                 train.beta1(), train.beta2(), train.weightDecay(), train.eps(), gradScale);
         dropGradients();
-        group.allGatherFlat(masterShard, masters, window);
-        weights.refreshCompute();
+        group.allGatherFlat(masterShard, targets, exchangeDevice(weights), window);
+        if (!shardedMasters) {
+            weights.refreshCompute();
+        }
+    }
+
+    /** A tensor on the training device: collectives run there (NCCL needs device tensors, Gloo takes any). */
+    private static NDArray exchangeDevice(TrainingWeights weights) {
+        return weights.trainable().values().iterator().next();
+    }
+
+    /**
+     * With sharded masters, every rank sends its shard and rank 0 gathers the fp32 values in windows into host
+     * tensors owned by {@code scope} (the other ranks get an empty map and hold one window at a time).
+     */
+    @Override
+    public Map<String, NDArray> checkpointWeights(TrainingWeights weights, boolean adapterOnly, NDManager scope) {
+        if (!shardedMasters) {
+            return ParameterUpdate.super.checkpointWeights(weights, adapterOnly, scope);
+        }
+        boolean keeps = group.rank() == 0;
+        Map<String, NDArray> gathered = new java.util.LinkedHashMap<>();
+        if (keeps) {
+            weights.trainable().forEach((name, t) -> gathered.put(name, scope.zeros(t.getShape(), DataType.FLOAT32)));
+        }
+        group.allGatherFlat(masterShard, new ArrayList<>(gathered.values()), exchangeDevice(weights), window);
+        if (!keeps || adapterOnly) {
+            return gathered;
+        }
+        Map<String, NDArray> out = new java.util.LinkedHashMap<>();
+        weights.compute().tensors().forEach((name, tensor) -> out.put(name, gathered.getOrDefault(name, tensor)));
+        return out;
     }
 
     @Override
@@ -164,7 +222,7 @@ public final class ShardedUpdate implements ParameterUpdate {
                 moments.add(Tensors.fromSafetensors(scope, saved, prefix + name, RowSlices.DEFAULT_BYTES,
                         (a, b, d) -> { }));
             }
-            NDArray out = group.flatSlice(moments, shardSize * group.rank(), shardSize, manager);
+            NDArray out = group.flatSlice(moments, shardOf(total, group).start(), shardSize, manager);
             out.attach(scope.getParentManager());
             return out;
         }
@@ -189,7 +247,7 @@ public final class ShardedUpdate implements ParameterUpdate {
     private NDArray slice(Path checkpoint, String name) {
         try (NDManager scope = manager.newSubManager()) {
             NDArray flat = joined(checkpoint, name, scope);                                    // (N' S',)
-            long start = shardSize * group.rank();
+            long start = shardOf(total, group).start();
             long n = Math.min(Math.max(0, Math.min(total, flat.size()) - start), shardSize);
             NDArray out = manager.zeros(new Shape(shardSize), DataType.FLOAT32);
             if (n > 0) {

@@ -47,20 +47,20 @@ public final class MemoryPlanner {
         long trained = count(shapes, fullyTrained) + adapters;
         boolean separateMasters = in.precision() != Precision.FP32 || in.offload() == Offload.HOST;
         Where masters = in.offload() == Offload.HOST ? Where.HOST : Where.DEVICE;
+        boolean sharded = in.shardOptimizer() && in.devices() > 1;
         List<Part> parts = new ArrayList<>();
         parts.add(new Part("weights (" + in.precision().recipeName() + ", compute copy)", (all + adapters) * e,
                 Where.DEVICE));
-        if (separateMasters) {
+        if (separateMasters && !sharded) {             // sharded: only the rank's master shard, counted below
             parts.add(new Part("master weights (fp32, trainable)", trained * FP32, masters));
         }
         parts.add(new Part("gradients (" + in.precision().recipeName() + ")", trained * e, Where.DEVICE));
         if (in.precision() != Precision.FP32) {
             parts.add(new Part("gradient sums (fp32)", trained * FP32, Where.DEVICE));
         }
-        if (in.offload() == Offload.HOST) {
+        if (in.offload() == Offload.HOST && !sharded) {  // sharded: the reduced gradient shard crosses instead
             parts.add(new Part("gradients for the update (fp32)", trained * FP32, Where.HOST));
         }
-        boolean sharded = in.shardOptimizer() && in.devices() > 1;
         long shard = (trained + in.devices() - 1) / in.devices();           // elements each rank owns
         if (sharded) {
             parts.add(new Part("optimizer moments (fp32, 2 per parameter, 1/" + in.devices() + " shard)",

@@ -3,6 +3,7 @@ package io.longctx.precision;
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
@@ -26,7 +27,9 @@ import java.util.Set;
  * the fp32 values the optimizer updates: the compute weights themselves under fp32 without offload, otherwise fp32
  * copies on the device or (offload: host) in host memory. Gradients are summed in fp32 across a step's micro-batches
  * on the device (in the compute weights' own gradients under fp32, else in separate sums); with offload they cross
- * to host once per step, and the refreshed masters are copied back into the compute weights once per step.
+ * to host once per step, and the refreshed masters are copied back into the compute weights once per step. Under a
+ * sharded optimizer, separate masters are kept only as this rank's flat shard; the update then gathers the new values
+ * straight into the compute weights.
  */
 public final class TrainingWeights implements AutoCloseable {
     private final Precision precision;
@@ -35,12 +38,13 @@ public final class TrainingWeights implements AutoCloseable {
     private final NDManager hostManager;
     private final LlamaWeights compute;
     private final Map<String, NDArray> trainable;     // compute tensors that collect gradients
-    private final Map<String, NDArray> masters;       // fp32, device or host
+    private final Map<String, NDArray> masters;       // fp32, device or host; empty when sharded
+    private final NDArray masterShard;                // (S,) fp32 flat shard of the masters, or null
     private final Map<String, NDArray> sums;          // fp32 gradient sums on the device; empty: compute gradients
     private final Map<String, NDArray> hostGradients; // fp32 next to host masters; empty without offload
 
     private TrainingWeights(Precision precision, Offload offload, NDManager deviceManager, NDManager hostManager,
-            LlamaWeights compute, Map<String, NDArray> trainable, Map<String, NDArray> masters,
+            LlamaWeights compute, Map<String, NDArray> trainable, Map<String, NDArray> masters, NDArray masterShard,
             Map<String, NDArray> sums, Map<String, NDArray> hostGradients) {
         this.precision = precision;
         this.offload = offload;
@@ -49,8 +53,15 @@ public final class TrainingWeights implements AutoCloseable {
         this.compute = compute;
         this.trainable = Collections.unmodifiableMap(trainable);
         this.masters = Collections.unmodifiableMap(masters);
+        this.masterShard = masterShard;
         this.sums = sums;
         this.hostGradients = hostGradients;
+    }
+
+    /** {@link #place(LlamaWeights, Set, Precision, Offload, NDManager, FlatShard)} with whole masters. */
+    public static TrainingWeights place(LlamaWeights loaded, Set<String> trainableNames, Precision precision,
+            Offload offload, NDManager device) {
+        return place(loaded, trainableNames, precision, offload, device, null);
     }
 
     /**
@@ -58,11 +69,17 @@ public final class TrainingWeights implements AutoCloseable {
      * role needs, and a loaded tensor no role keeps is freed at once, so peak memory grows one tensor at a time.
      *
      * @param trainableNames the names that train; the rest are frozen and kept only in the compute precision
+     * @param shard this rank's part of a sharded optimizer, or null: where masters are separate fp32 copies (bf16,
+     *        or offload), only that flat range of them is kept, and no host gradients are allocated
      */
     public static TrainingWeights place(LlamaWeights loaded, Set<String> trainableNames, Precision precision,
-            Offload offload, NDManager device) {
+            Offload offload, NDManager device, FlatShard shard) {
         NDManager deviceManager = device.newSubManager();
         NDManager hostManager = offload == Offload.HOST ? NDManager.newBaseManager(Device.cpu()) : deviceManager;
+        boolean shardsMasters = shard != null && (precision != Precision.FP32 || offload == Offload.HOST);
+        NDArray masterShard = shardsMasters
+                ? hostManager.zeros(new ai.djl.ndarray.types.Shape(shard.length()), DataType.FLOAT32) : null;
+        long flatOffset = 0;                                             // of this tensor among the trainable ones
         Map<String, NDArray> computeTensors = new LinkedHashMap<>();
         Map<String, NDArray> trainable = new LinkedHashMap<>();
         Map<String, NDArray> masters = new LinkedHashMap<>();
@@ -73,22 +90,24 @@ public final class TrainingWeights implements AutoCloseable {
             String name = e.getKey();
             NDArray value = e.getValue();                                   // fp32
             boolean trains = trainableNames.contains(name);
-            boolean keepsValue = false;
             NDArray master = null;
-            if (trains) {
+            if (trains && shardsMasters) {
+                copyOverlap(value, flatOffset, shard, masterShard);
+            } else if (trains) {
                 master = offload == Offload.HOST ? onDevice(value, hostManager) : onDevice(value, deviceManager);
-                keepsValue = master == value;
                 masters.put(name, master);
             }
-            NDArray onDevice = trains && offload == Offload.NONE ? master : onDevice(value, deviceManager);
-            keepsValue |= onDevice == value;
+            if (trains) {
+                flatOffset += value.size();
+            }
             NDArray weight;
-            if (trains && precision == Precision.FP32 && offload == Offload.NONE) {
-                weight = master;
+            if (master != null && precision == Precision.FP32 && offload == Offload.NONE) {
+                weight = master;                                            // the masters are the compute weights
             } else if (precision == Precision.FP32 && !trains) {
-                weight = onDevice;
+                weight = onDevice(value, deviceManager);
             } else {
-                weight = ops.cast(onDevice, precision);
+                NDArray onDevice = master != null && offload == Offload.NONE ? master : onDevice(value, deviceManager);
+                weight = ops.cast(onDevice, precision);                     // always a copy
                 weight.attach(deviceManager);
                 if (onDevice != master && onDevice != value) {
                     onDevice.close();
@@ -101,18 +120,31 @@ public final class TrainingWeights implements AutoCloseable {
                 if (weight != master && precision != Precision.FP32) {
                     sums.put(name, deviceManager.zeros(weight.getShape(), DataType.FLOAT32));
                 }
-                if (offload == Offload.HOST) {
+                if (offload == Offload.HOST && !shardsMasters) {
                     hostGradients.put(name, hostManager.zeros(weight.getShape(), DataType.FLOAT32));
                 }
             }
-            if (!keepsValue) {
+            if (value != master && value != weight) {
                 value.close();
             }
         }
         LlamaWeights computeWeights = LlamaWeights.of(loaded.config(), deviceManager, computeTensors,
                 loaded.loraScale());
         return new TrainingWeights(precision, offload, deviceManager, hostManager, computeWeights, trainable,
-                masters, sums, hostGradients);
+                masters, masterShard, sums, hostGradients);
+    }
+
+    /** Copies the part of value (flat elements [offset, offset + n) of the trainables) that falls in the shard. */
+    private static void copyOverlap(NDArray value, long offset, FlatShard shard, NDArray target) {
+        long lo = Math.max(offset, shard.start());
+        long hi = Math.min(offset + value.size(), shard.start() + shard.length());
+        if (lo >= hi) {
+            return;
+        }
+        try (NDArray flat = value.reshape(-1); NDArray piece = flat.get(new NDIndex("{}:{}", lo - offset,
+                hi - offset)); NDArray moved = piece.toDevice(target.getDevice(), false)) {
+            target.set(new NDIndex("{}:{}", lo - shard.start(), hi - shard.start()), moved);
+        }
     }
 
     /** value itself when it already lives with that manager's device, else an fp32 copy attached there. */
@@ -144,9 +176,17 @@ public final class TrainingWeights implements AutoCloseable {
         return trainable;
     }
 
-    /** The fp32 values the optimizer updates, by name (on the host under offload). */
+    /** The fp32 values the optimizer updates, by name (on the host under offload); empty when they are sharded. */
     public Map<String, NDArray> masters() {
         return masters;
+    }
+
+    /**
+     * This rank's flat fp32 shard of separate masters (bf16 or offload under a sharded optimizer), the only master
+     * values it holds; empty when the masters are whole (or are the compute weights).
+     */
+    public java.util.Optional<NDArray> masterShard() {
+        return java.util.Optional.ofNullable(masterShard);
     }
 
     /** The manager the optimizer keeps its moments in: next to the masters. */
@@ -185,6 +225,7 @@ public final class TrainingWeights implements AutoCloseable {
      * and cleared; otherwise the sums themselves. The update zeroes what it reads.
      */
     public List<NDArray> gradientsForUpdate(NDManager scope) {
+        requireWholeMasters();
         List<NDArray> deviceSums = gradientSums(scope);
         if (offload == Offload.NONE) {
             return deviceSums;
@@ -197,6 +238,7 @@ public final class TrainingWeights implements AutoCloseable {
 
     /** After the update: the compute weights take the masters' new values (cast and moved in one call). */
     public void refreshCompute() {
+        requireWholeMasters();
         if (precision == Precision.FP32 && offload == Offload.NONE) {
             return;
         }
@@ -246,6 +288,7 @@ public final class TrainingWeights implements AutoCloseable {
 
     /** The fp32 values of the trainable tensors only (adapters and what trains beside them), for a LoRA checkpoint. */
     public Map<String, NDArray> trainableCheckpointTensors() {
+        requireWholeMasters();
         return masters;
     }
 
@@ -254,6 +297,7 @@ public final class TrainingWeights implements AutoCloseable {
      * tensor (fp32, or bf16 for frozen weights under bf16, which the writer widens).
      */
     public Map<String, NDArray> checkpointTensors() {
+        requireWholeMasters();
         Map<String, NDArray> out = new LinkedHashMap<>();
         compute.tensors().forEach((name, tensor) -> out.put(name, masters.getOrDefault(name, tensor)));
         return out;
@@ -269,6 +313,12 @@ public final class TrainingWeights implements AutoCloseable {
             grads.add(grad);
         }
         return grads;
+    }
+
+    private void requireWholeMasters() {
+        if (masterShard != null) {
+            throw new IllegalStateException("the masters are sharded: the update gathers them");
+        }
     }
 
     private static void zero(List<NDArray> tensors) {

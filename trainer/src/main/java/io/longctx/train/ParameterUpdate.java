@@ -30,6 +30,14 @@ public interface ParameterUpdate extends AutoCloseable {
     /** A skipped step: the reduced gradients are dropped. */
     void discard(TrainingWeights weights);
 
+    /**
+     * The fp32 weights a checkpoint saves, every tensor of the model or (adapterOnly) the trainable ones. Every rank
+     * calls it (it may be collective); rank 0's answer is what is written.
+     */
+    default Map<String, NDArray> checkpointWeights(TrainingWeights weights, boolean adapterOnly, NDManager scope) {
+        return adapterOnly ? weights.trainableCheckpointTensors() : weights.checkpointTensors();
+    }
+
     /** The files this rank writes into a checkpoint folder, by file name, each a map of named tensors. */
     Map<String, Map<String, NDArray>> checkpointFiles();
 

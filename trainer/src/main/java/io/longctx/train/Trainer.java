@@ -25,6 +25,7 @@ import io.longctx.plan.DeviceMemory;
 import io.longctx.plan.MemoryPlan;
 import io.longctx.plan.MemoryPlanner;
 import io.longctx.plan.PlanInput;
+import io.longctx.precision.FlatShard;
 import io.longctx.precision.Offload;
 import io.longctx.precision.TrainingWeights;
 import io.longctx.safetensors.SafetensorsFile;
@@ -233,7 +234,15 @@ public final class Trainer {
                     trainable.addAll(Parameters.select(loaded, lora.extraTrainable()).keySet());
                 }
             }
-            weights = TrainingWeights.place(loaded, trainable, run.precision(), run.offload(), manager);
+            FlatShard shard = null;
+            if (group != null && run.shardOptimizer()) {
+                long total = 0;
+                for (String name : trainable) {
+                    total += loaded.tensors().get(name).size();
+                }
+                shard = ShardedUpdate.shardOf(total, group);
+            }
+            weights = TrainingWeights.place(loaded, trainable, run.precision(), run.offload(), manager, shard);
         }
         try (TrainingWeights owned = weights; ParameterUpdate update = update(weights, group)) {
             TrainingState state = TrainingState.start(t.seed());

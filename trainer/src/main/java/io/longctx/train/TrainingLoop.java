@@ -249,7 +249,8 @@ final class TrainingLoop {
         Checkpoints checkpoints = new Checkpoints(runDir);
         Path temp = checkpoints.staging(state);
         Path saved = checkpoints.root().resolve(Checkpoints.name(state));
-        try (NDManager scope = session.manager().newSubManager()) {
+        try (NDManager scope = session.manager().newSubManager();
+                NDManager host = NDManager.newBaseManager(ai.djl.Device.cpu())) {
             if (parallel.rank() == 0) {
                 checkpoints.prepare(temp);
             }
@@ -260,11 +261,11 @@ final class TrainingLoop {
                         session.weights().gradientSumsByName(scope));
             }
             Checkpoints.writeFiles(temp, files);
+            Map<String, NDArray> weights = session.update().checkpointWeights(session.weights(),
+                    session.base() != null, host);
             parallel.barrier();
             if (parallel.rank() == 0) {
-                TrainingWeights weights = session.weights();
-                saved = checkpoints.commit(temp, new Checkpoints.Contents(session.base() == null
-                        ? weights.checkpointTensors() : weights.trainableCheckpointTensors(), state, configJson,
+                saved = checkpoints.commit(temp, new Checkpoints.Contents(weights, state, configJson,
                         recipeYaml, store.tokenizerDir(), store.identity(), session.base(), parallel.size()));
                 checkpoints.prune(recipe.output().keepLast());
             }

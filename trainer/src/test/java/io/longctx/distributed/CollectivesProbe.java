@@ -26,8 +26,11 @@ public final class CollectivesProbe {
             out.append(Arrays.toString(shard.toFloatArray())).append('\n');
             NDArray target = m.zeros(new ai.djl.ndarray.types.Shape(3));
             NDArray mine = m.create(new float[] {10 * r + 1, 10 * r + 2});
-            group.allGatherFlat(mine, List.of(target), 1);
+            group.allGatherFlat(mine, List.of(target), mine, 1);
             out.append(Arrays.toString(target.toFloatArray())).append('\n');
+            NDArray received = m.zeros(new ai.djl.ndarray.types.Shape(3));                  // rank 1 only sends
+            group.allGatherFlat(mine, r == 0 ? List.of(received) : List.of(), mine, 2);
+            out.append(Arrays.toString(received.toFloatArray())).append('\n');
             out.append(Arrays.toString(group.broadcast(1, r, 7 * r))).append('\n');
             out.append(group.any(r == 1)).append(' ').append(Arrays.toString(group.sum(r, 1.5))).append('\n');
             group.barrier();

@@ -143,6 +143,51 @@ class DataParallelTrainingTest {
     }
 
     @Test
+    void shardedSeparateMasters_bf16AndOffload_equalOneRank_andResumeExactlyFromGatheredWeights() throws Exception {
+        Ranks.assumeShim();
+        Path bf16One = prepare("bf16-one", "precision: bf16\n");
+        Path bf16Replicated = prepare("bf16-replicated", "precision: bf16\n");
+        Path bf16Two = prepare("bf16-two", "precision: bf16\noptimizer: {shard: true}\n");
+        Path fp32One = prepare("fp32-one", "");
+        Path offloadTwo = prepare("offload-two", "optimizer: {shard: true, offload: host}\n");
+        assertEquals(0, finish(train(bf16One), bf16One), console(bf16One));
+        assertEquals(0, finish(train(bf16Replicated, "--nproc", "2"), bf16Replicated), console(bf16Replicated));
+        assertEquals(0, finish(train(bf16Two, "--nproc", "2"), bf16Two), console(bf16Two));
+        assertEquals(0, finish(train(fp32One), fp32One), console(fp32One));
+        assertEquals(0, finish(train(offloadTwo, "--nproc", "2"), offloadTwo), console(offloadTwo));
+        // the sharded update's norm and AdamW run over flat shards, equal to the per-tensor ones within the last bit
+        // of fp32; under bf16 a master one bit off can cast to the neighbouring bf16 value, so the sharded bf16 run
+        // agrees with one rank to bf16 rounding, while the replicated one adds the same sums and agrees to 1e-6
+        for (Path[] pair : List.of(new Path[] {bf16One, bf16Replicated}, new Path[] {bf16One, bf16Two},
+                new Path[] {fp32One, offloadTwo})) {
+            double scale = pair[1] == bf16Two ? 300 : 1;
+            List<double[]> reference = lossesAndNorms(pair[0]);
+            List<double[]> rows = lossesAndNorms(pair[1]);
+            for (int step = 0; step < STEPS; step++) {
+                assertEquals(reference.get(step)[0], rows.get(step)[0], 1e-6 * scale, pair[1] + " loss of step "
+                        + (step + 1));
+                assertEquals(reference.get(step)[1], rows.get(step)[1], 1e-5 * scale, pair[1] + " norm of step "
+                        + (step + 1));
+            }
+            // the saved fp32 weights are the masters gathered from both ranks' shards
+            double diff = relativeDifference(last(pair[0]).resolve(Checkpoints.MODEL),
+                    last(pair[1]).resolve(Checkpoints.MODEL));
+            assertTrue(diff < 1e-6 * scale, pair[1] + ": final weights differ by " + diff + " (relative)");
+            System.out.printf("%s vs %s: final weights differ by %.2e (relative)%n", pair[1].getFileName(),
+                    pair[0].getFileName(), diff);
+        }
+        // resumed from step 4 on the same world size: the gathered weights sliced again give the same run, bit for bit
+        Map<String, String> uninterrupted = finalFiles(bf16Two);
+        for (int step : List.of(6, 8)) {
+            Path checkpoint = bf16Two.resolve("run/checkpoints/" + Checkpoints.name(step));
+            Files.move(checkpoint, bf16Two.resolve("uninterrupted-" + step));
+        }
+        assertEquals(0, finish(train(bf16Two, "--nproc", "2"), bf16Two), console(bf16Two));
+        assertTrue(console(bf16Two).contains("resuming from"), console(bf16Two));
+        assertEquals(uninterrupted, finalFiles(bf16Two));
+    }
+
+    @Test
     void sigkillOfRankOneAtARandomStep_restartsTheJob_andEndsByteIdentical() throws Exception {
         Ranks.assumeShim();
         Path reference = prepare("reference", "optimizer: {shard: true}\n");

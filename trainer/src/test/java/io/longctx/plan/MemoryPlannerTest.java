@@ -30,6 +30,12 @@ class MemoryPlannerTest {
                 .sum();
     }
 
+    /** Host bytes held through training: every host part but the transient fp32 weights as read. */
+    private static long steadyHost(MemoryPlan plan) {
+        return plan.parts().stream().filter(p -> p.where() == MemoryPlan.Where.HOST && !p.name().startsWith("loading"))
+                .mapToLong(MemoryPlan.Part::bytes).sum();
+    }
+
     private static PlanInput llama2(Precision precision, Offload offload, LoraConfig lora, int length) {
         return new PlanInput(LLAMA2, length, 1, 1, precision, offload, lora, List.of("*"), false, true, 1, 0);
     }
@@ -171,5 +177,24 @@ class MemoryPlannerTest {
         // the sharded exchange runs after backward, whose phase is larger: the peak is unchanged by it
         assertEquals(2 * (25L << 20), part(sharded, "communication"));
         assertEquals(single.devicePeak() - params * 8 + shard * 16, sharded.devicePeak());
+    }
+
+    @Test
+    void shardingBf16AndOffload_keepsOnlyTheMasterShard_andNoHostGradients() {
+        long params = 6_738_415_616L;
+        long shard = params / 8;
+        PlanInput bf16 = llama2(Precision.BF16, Offload.NONE, null, 32768);
+        MemoryPlan whole = MemoryPlanner.plan(bf16.onDevices(8, false), Long.MAX_VALUE);
+        MemoryPlan sharded = MemoryPlanner.plan(bf16.onDevices(8, true), Long.MAX_VALUE);
+        assertEquals(params * 4, part(whole, "master weights"));
+        assertEquals(0, part(sharded, "master weights"));              // each rank: its 1/8 in the sharded update
+        assertEquals(shard * 8, part(sharded, "sharded update"));
+        assertEquals(params * 4, part(sharded, "gradient sums"));       // summed whole over the micro-batches
+        PlanInput offload = llama2(Precision.BF16, Offload.HOST, null, 32768);
+        MemoryPlan hostWhole = MemoryPlanner.plan(offload.onDevices(8, false), Long.MAX_VALUE);
+        MemoryPlan hostSharded = MemoryPlanner.plan(offload.onDevices(8, true), Long.MAX_VALUE);
+        assertEquals(params * 4 + params * 4 + params * 8, steadyHost(hostWhole));  // masters, gradients, moments
+        assertEquals(shard * 8 + shard * 8, steadyHost(hostSharded));               // moments and update shards
+        assertEquals(0, part(hostSharded, "gradients for the update"));
     }
 }
