@@ -74,9 +74,8 @@ public final class MemoryPlanner {
             // at the end of the step, after backward freed its memory: up to three flattened buckets in flight, or
             // one reduce-scatter window (N x bucket / N) and its result
             long buckets = Math.min(sharded ? 2 * in.bucketBytes() : 3 * in.bucketBytes(), 3 * trained * FP32);
-            // fp32 in place under checkpointing: buckets go out during backward, beside its larger phase
-            boolean duringBackward = !sharded && in.precision() == Precision.FP32 && in.offload() == Offload.NONE
-                    && in.checkpointLayers() > 0;
+            // replicated under checkpointing: buckets go out during backward, beside its larger phase
+            boolean duringBackward = !sharded && in.checkpointLayers() > 0;
             parts.add(new Part(duringBackward ? "gradient buckets in flight (" + in.devices() + " ranks, during "
                     + "backward)" : "communication buffers (" + in.devices() + " ranks, after backward)", buckets,
                     Where.DEVICE));

@@ -42,6 +42,7 @@ public final class TrainingWeights implements AutoCloseable {
     private final NDArray masterShard;                // (S,) fp32 flat shard of the masters, or null
     private final Map<String, NDArray> sums;          // fp32 gradient sums on the device; empty: compute gradients
     private final Map<String, NDArray> hostGradients; // fp32 next to host masters; empty without offload
+    private final Set<String> summedEarly = new java.util.HashSet<>();  // added into sums during this backward
 
     private TrainingWeights(Precision precision, Offload offload, NDManager deviceManager, NDManager hostManager,
             LlamaWeights compute, Map<String, NDArray> trainable, Map<String, NDArray> masters, NDArray masterShard,
@@ -194,14 +195,54 @@ public final class TrainingWeights implements AutoCloseable {
         return hostManager;
     }
 
-    /** After each micro-batch's backward: bf16 gradients are added into the fp32 sums and cleared. */
+    /**
+     * After each micro-batch's backward: bf16 gradients are added into the fp32 sums and cleared (those that
+     * {@link #finishedSums} took during the backward already are skipped).
+     */
     public void afterMicroBatch() {
         if (sums.isEmpty()) {
             return;
         }
-        try (NDManager scope = deviceManager.newSubManager()) {
-            PrecisionOps.shared().accumulate(new ArrayList<>(sums.values()), liveGradients(scope, sums.keySet()));
+        Set<String> rest = new java.util.LinkedHashSet<>(sums.keySet());
+        rest.removeAll(summedEarly);
+        summedEarly.clear();
+        if (rest.isEmpty()) {
+            return;
         }
+        List<NDArray> targets = new ArrayList<>();
+        rest.forEach(name -> targets.add(sums.get(name)));
+        try (NDManager scope = deviceManager.newSubManager()) {
+            PrecisionOps.shared().accumulate(targets, liveGradients(scope, rest));
+        }
+    }
+
+    /**
+     * During the step's last backward, once these tensors' gradients are final: their step sums on the device, as
+     * new handles the caller closes (views; writing into them writes the sums). Under fp32 they are the gradients
+     * backward wrote (tensors it never reached are left out); otherwise the bf16 gradients are added into the fp32
+     * sums now and {@link #afterMicroBatch} skips them.
+     */
+    public List<NDArray> finishedSums(List<String> names) {
+        List<NDArray> out = new ArrayList<>(names.size());
+        if (sums.isEmpty()) {
+            for (String name : names) {
+                NDArray p = trainable.get(name);
+                if (p.hasGradient()) {
+                    out.add(p.getGradient());
+                }
+            }
+            return out;
+        }
+        List<NDArray> targets = new ArrayList<>(names.size());
+        names.forEach(name -> targets.add(sums.get(name)));
+        try (NDManager scope = deviceManager.newSubManager()) {
+            PrecisionOps.shared().accumulate(targets, liveGradients(scope, new java.util.LinkedHashSet<>(names)));
+        }
+        summedEarly.addAll(names);
+        for (NDArray sum : targets) {
+            out.add(sum.reshape(sum.getShape()));                         // a view: the sum stays ours
+        }
+        return out;
     }
 
     /** The step's fp32 gradient sums on the device (views owned by scope), in trainable order. */

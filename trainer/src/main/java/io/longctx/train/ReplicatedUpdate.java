@@ -35,27 +35,30 @@ public final class ReplicatedUpdate implements ParameterUpdate {
     }
 
     /**
-     * With fp32 weights updated in place the gradients backward writes are the sums themselves, so each finished
-     * segment's are launched at once (at most three buckets in flight); bf16 and offloaded runs sum them after the
-     * micro-batch and exchange everything in {@link #reduce}.
+     * Each finished segment's step sums are launched at once (at most three buckets in flight): under fp32 the
+     * gradients backward wrote, under bf16 the fp32 sums they are added into first; offload copies the reduced sums
+     * to the host afterwards as without overlap.
      */
     @Override
     public StepRunner.GradientsReady overlap(TrainingWeights weights) {
-        if (group == null || weights.precision() != io.longctx.engine.Precision.FP32
-                || weights.offload() != io.longctx.precision.Offload.NONE) {
+        if (group == null) {
             return StepRunner.GradientsReady.NONE;
         }
         int layers = weights.compute().config().numLayers();
         return (from, to) -> {
-            java.util.List<NDArray> grads = new java.util.ArrayList<>();
-            for (Map.Entry<String, NDArray> e : weights.trainable().entrySet()) {
-                int layer = layerOf(e.getKey(), layers);
-                if (layer >= from && layer < to && e.getValue().hasGradient()) {
-                    grads.add(e.getValue().getGradient());
-                    launched.add(e.getKey());
+            java.util.List<String> names = new java.util.ArrayList<>();
+            for (String name : weights.trainable().keySet()) {
+                int layer = layerOf(name, layers);
+                if (layer >= from && layer < to) {
+                    names.add(name);
                 }
             }
-            inFlight.launch(grads, bucketBytes);
+            java.util.List<NDArray> sums = weights.finishedSums(names);
+            if (weights.precision() == io.longctx.engine.Precision.FP32) {
+                names.removeIf(name -> !weights.trainable().get(name).hasGradient());
+            }
+            launched.addAll(names);
+            inFlight.launch(sums, bucketBytes);
         };
     }
 

@@ -143,23 +143,28 @@ class DataParallelTrainingTest {
     }
 
     @Test
-    void shardedSeparateMasters_bf16AndOffload_equalOneRank_andResumeExactlyFromGatheredWeights() throws Exception {
+    void separateMasters_bf16AndOffload_shardedOrOverlapped_equalOneRank_andResumeExactlyFromGatheredWeights()
+            throws Exception {
         Ranks.assumeShim();
         Path bf16One = prepare("bf16-one", "precision: bf16\n");
         Path bf16Replicated = prepare("bf16-replicated", "precision: bf16\n");
         Path bf16Two = prepare("bf16-two", "precision: bf16\noptimizer: {shard: true}\n");
+        // bf16 sums of each recomputed segment added and launched during backward, then copied to the host
+        Path bf16Overlapped = prepare("bf16-overlapped", "precision: bf16\noptimizer: {offload: host}\n"
+                + "activation_checkpointing: every_layer\n");
         Path fp32One = prepare("fp32-one", "");
         Path offloadTwo = prepare("offload-two", "optimizer: {shard: true, offload: host}\n");
         assertEquals(0, finish(train(bf16One), bf16One), console(bf16One));
         assertEquals(0, finish(train(bf16Replicated, "--nproc", "2"), bf16Replicated), console(bf16Replicated));
         assertEquals(0, finish(train(bf16Two, "--nproc", "2"), bf16Two), console(bf16Two));
+        assertEquals(0, finish(train(bf16Overlapped, "--nproc", "2"), bf16Overlapped), console(bf16Overlapped));
         assertEquals(0, finish(train(fp32One), fp32One), console(fp32One));
         assertEquals(0, finish(train(offloadTwo, "--nproc", "2"), offloadTwo), console(offloadTwo));
         // the sharded update's norm and AdamW run over flat shards, equal to the per-tensor ones within the last bit
         // of fp32; under bf16 a master one bit off can cast to the neighbouring bf16 value, so the sharded bf16 run
         // agrees with one rank to bf16 rounding, while the replicated one adds the same sums and agrees to 1e-6
         for (Path[] pair : List.of(new Path[] {bf16One, bf16Replicated}, new Path[] {bf16One, bf16Two},
-                new Path[] {fp32One, offloadTwo})) {
+                new Path[] {bf16One, bf16Overlapped}, new Path[] {fp32One, offloadTwo})) {
             double scale = pair[1] == bf16Two ? 300 : 1;
             List<double[]> reference = lossesAndNorms(pair[0]);
             List<double[]> rows = lossesAndNorms(pair[1]);
