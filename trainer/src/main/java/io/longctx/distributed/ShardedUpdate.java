@@ -29,14 +29,16 @@ import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 /**
- * AdamW with its state sharded across ranks (ZeRO stage 1/2): the trainable parameters, flattened in their order and
- * zero-padded to N x S elements, are owned S at a time. The step's gradient sums are reduce-scattered (each rank
- * gets the summed gradients of its shard only), each rank updates its fp32 shard with its own moments, and the
- * updated shards are all-gathered into every rank's weights. Separate fp32 masters (bf16 or offload) exist only as
- * each rank's shard; checkpoints gather them on rank 0. Each rank checkpoints its moments; a checkpoint of
- * another world size is re-sharded on load.
+ * AdamW with its state sharded across ranks (ZeRO stage 1, and 2 under bf16): the trainable parameters, flattened
+ * in their order and zero-padded to N x S elements, are owned S at a time. The step's gradient sums are
+ * reduce-scattered (each rank gets the summed gradients of its shard only), each rank updates its fp32 shard with its
+ * own moments, and the updated shards are all-gathered into every rank's weights. Separate fp32 masters (bf16 or
+ * offload) exist only as each rank's shard; checkpoints gather them on rank 0. Under bf16 the gradient sums are
+ * sharded too: each micro-batch's gradients are reduce-scattered into the rank's fp32 sum shard as soon as its
+ * backward ends. Each rank checkpoints its moments; a checkpoint of another world size is re-sharded on load.
  */
 public final class ShardedUpdate implements ParameterUpdate {
+    private static final String GRADIENT_SHARD = "gradient_shard";
     private static final Pattern FILE = Pattern.compile("optimizer-shard-(\\d{3,})-of-(\\d{3,})\\.safetensors");
 
     private final ProcessGroup group;
@@ -53,6 +55,8 @@ public final class ShardedUpdate implements ParameterUpdate {
     private NDArray mean;                // (S,)
     private NDArray variance;            // (S,)
     private NDArray gradientShard;       // (S,) this step's summed gradients, between reduce and apply
+    private final NDManager deviceManager; // on the training device, for the summed gradient shard
+    private NDArray summedShard;         // (S,) sharded sums: the step's micro-batches reduced so far, or null
 
     /**
      * @param weights placed with {@link #shardOf} of this group where their masters are separate copies (bf16 or
@@ -63,6 +67,7 @@ public final class ShardedUpdate implements ParameterUpdate {
         this.window = Math.max(1, bucketBytes / 4 / group.size());
         this.train = train;
         this.manager = weights.masterManager().newSubManager();
+        this.deviceManager = exchangeDevice(weights).getManager().newSubManager();
         this.names = new ArrayList<>(weights.trainable().keySet());
         this.total = elements(weights.trainable().values());
         FlatShard mine = shardOf(total, group);
@@ -106,9 +111,70 @@ public final class ShardedUpdate implements ParameterUpdate {
         return shardSize;
     }
 
+    /**
+     * With sharded sums (bf16), each micro-batch's gradients are reduce-scattered at once and added into this rank's
+     * fp32 shard, and the bf16 gradients cleared: no rank holds whole fp32 sums (ZeRO-2).
+     */
+    @Override
+    public void afterMicroBatch(TrainingWeights weights) {
+        if (!weights.sumsSharded()) {
+            weights.afterMicroBatch();
+            return;
+        }
+        try (NDManager scope = deviceManager.newSubManager()) {
+            NDArray part = group.reduceScatterFlat(weights.computeGradients(scope), shardSize, window,
+                    deviceManager);                                                        // (S,) fp32
+            summedShard().addi(part);               // part is an inference tensor: added into our own
+            part.close();
+        }
+        weights.clearGradients();
+    }
+
+    @Override
+    public Map<String, NDArray> partialGradients(TrainingWeights weights, NDManager scope) {
+        if (!weights.sumsSharded()) {
+            return ParameterUpdate.super.partialGradients(weights, scope);
+        }
+        return Map.of(GRADIENT_SHARD, summedShard());
+    }
+
+    @Override
+    public void restorePartialGradients(TrainingWeights weights, SafetensorsFile saved) {
+        if (!weights.sumsSharded()) {
+            ParameterUpdate.super.restorePartialGradients(weights, saved);
+            return;
+        }
+        if (!saved.tensors().containsKey(GRADIENT_SHARD)
+                || !java.util.Arrays.equals(saved.entry(GRADIENT_SHARD).shape(), new long[] {shardSize})) {
+            throw new LongctxException(saved.path() + ": no '" + GRADIENT_SHARD + "' of " + shardSize
+                    + " elements (written by another world size or precision)");
+        }
+        NDArray values = Tensors.fromSafetensors(deviceManager, saved, GRADIENT_SHARD, RowSlices.DEFAULT_BYTES,
+                (a, b, d) -> { });
+        NDArray onDevice = values.toDevice(exchangeDevice(weights).getDevice(), true);
+        if (onDevice != values) {
+            values.close();
+            onDevice.attach(deviceManager);
+        }
+        summedShard = onDevice;
+    }
+
+    private NDArray summedShard() {
+        if (summedShard == null) {
+            summedShard = deviceManager.zeros(new Shape(shardSize), DataType.FLOAT32);
+        }
+        return summedShard;
+    }
+
     @Override
     public double reduce(TrainingWeights weights, NDManager scope) {
-        NDArray shard = group.reduceScatterFlat(weights.gradientSums(scope), shardSize, window, manager);  // (S,)
+        NDArray shard;                                                                      // (S,)
+        if (weights.sumsSharded()) {
+            shard = summedShard();
+            summedShard = null;
+        } else {
+            shard = group.reduceScatterFlat(weights.gradientSums(scope), shardSize, window, manager);
+        }
         if (!shard.getDevice().equals(masterShard.getDevice())) {
             NDArray moved = shard.toDevice(masterShard.getDevice(), true);
             shard.close();
@@ -282,6 +348,7 @@ public final class ShardedUpdate implements ParameterUpdate {
     @Override
     public void close() {
         kernels.close();
+        deviceManager.close();
         manager.close();
     }
 }

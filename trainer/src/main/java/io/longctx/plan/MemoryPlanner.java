@@ -55,13 +55,18 @@ public final class MemoryPlanner {
             parts.add(new Part("master weights (fp32, trainable)", trained * FP32, masters));
         }
         parts.add(new Part("gradients (" + in.precision().recipeName() + ")", trained * e, Where.DEVICE));
-        if (in.precision() != Precision.FP32) {
+        long shard = (trained + in.devices() - 1) / in.devices();           // elements each rank owns
+        if (in.precision() != Precision.FP32 && !sharded) {
             parts.add(new Part("gradient sums (fp32)", trained * FP32, Where.DEVICE));
+        } else if (in.precision() != Precision.FP32 && in.offload() == Offload.HOST) {
+            // sharded: each micro-batch is reduce-scattered into the rank's fp32 sum shard on the device, which
+            // crosses to the host for the update (without offload it is the update's gradient shard itself)
+            parts.add(new Part("gradient sum shard (fp32, on the device until the update)", shard * FP32,
+                    Where.DEVICE));
         }
         if (in.offload() == Offload.HOST && !sharded) {  // sharded: the reduced gradient shard crosses instead
             parts.add(new Part("gradients for the update (fp32)", trained * FP32, Where.HOST));
         }
-        long shard = (trained + in.devices() - 1) / in.devices();           // elements each rank owns
         if (sharded) {
             parts.add(new Part("optimizer moments (fp32, 2 per parameter, 1/" + in.devices() + " shard)",
                     shard * 2 * FP32, masters));

@@ -40,13 +40,14 @@ public final class TrainingWeights implements AutoCloseable {
     private final Map<String, NDArray> trainable;     // compute tensors that collect gradients
     private final Map<String, NDArray> masters;       // fp32, device or host; empty when sharded
     private final NDArray masterShard;                // (S,) fp32 flat shard of the masters, or null
+    private final boolean sumsSharded;                // no whole fp32 sums: the sharded update keeps a shard
     private final Map<String, NDArray> sums;          // fp32 gradient sums on the device; empty: compute gradients
     private final Map<String, NDArray> hostGradients; // fp32 next to host masters; empty without offload
     private final Set<String> summedEarly = new java.util.HashSet<>();  // added into sums during this backward
 
     private TrainingWeights(Precision precision, Offload offload, NDManager deviceManager, NDManager hostManager,
             LlamaWeights compute, Map<String, NDArray> trainable, Map<String, NDArray> masters, NDArray masterShard,
-            Map<String, NDArray> sums, Map<String, NDArray> hostGradients) {
+            boolean sumsSharded, Map<String, NDArray> sums, Map<String, NDArray> hostGradients) {
         this.precision = precision;
         this.offload = offload;
         this.deviceManager = deviceManager;
@@ -55,6 +56,7 @@ public final class TrainingWeights implements AutoCloseable {
         this.trainable = Collections.unmodifiableMap(trainable);
         this.masters = Collections.unmodifiableMap(masters);
         this.masterShard = masterShard;
+        this.sumsSharded = sumsSharded;
         this.sums = sums;
         this.hostGradients = hostGradients;
     }
@@ -78,6 +80,8 @@ public final class TrainingWeights implements AutoCloseable {
         NDManager deviceManager = device.newSubManager();
         NDManager hostManager = offload == Offload.HOST ? NDManager.newBaseManager(Device.cpu()) : deviceManager;
         boolean shardsMasters = shard != null && (precision != Precision.FP32 || offload == Offload.HOST);
+        // bf16 under a sharded optimizer: the update sums each micro-batch's gradients into its shard (ZeRO-2)
+        boolean shardsSums = shard != null && precision != Precision.FP32;
         NDArray masterShard = shardsMasters
                 ? hostManager.zeros(new ai.djl.ndarray.types.Shape(shard.length()), DataType.FLOAT32) : null;
         long flatOffset = 0;                                             // of this tensor among the trainable ones
@@ -118,7 +122,7 @@ public final class TrainingWeights implements AutoCloseable {
             if (trains) {
                 weight.setRequiresGradient(true);
                 trainable.put(name, weight);
-                if (weight != master && precision != Precision.FP32) {
+                if (weight != master && precision != Precision.FP32 && !shardsSums) {
                     sums.put(name, deviceManager.zeros(weight.getShape(), DataType.FLOAT32));
                 }
                 if (offload == Offload.HOST && !shardsMasters) {
@@ -132,7 +136,7 @@ public final class TrainingWeights implements AutoCloseable {
         LlamaWeights computeWeights = LlamaWeights.of(loaded.config(), deviceManager, computeTensors,
                 loaded.loraScale());
         return new TrainingWeights(precision, offload, deviceManager, hostManager, computeWeights, trainable,
-                masters, masterShard, sums, hostGradients);
+                masters, masterShard, shardsSums, sums, hostGradients);
     }
 
     /** Copies the part of value (flat elements [offset, offset + n) of the trainables) that falls in the shard. */
@@ -200,6 +204,7 @@ public final class TrainingWeights implements AutoCloseable {
      * {@link #finishedSums} took during the backward already are skipped).
      */
     public void afterMicroBatch() {
+        requireWholeSums();
         if (sums.isEmpty()) {
             return;
         }
@@ -223,6 +228,7 @@ public final class TrainingWeights implements AutoCloseable {
      * sums now and {@link #afterMicroBatch} skips them.
      */
     public List<NDArray> finishedSums(List<String> names) {
+        requireWholeSums();
         List<NDArray> out = new ArrayList<>(names.size());
         if (sums.isEmpty()) {
             for (String name : names) {
@@ -247,6 +253,7 @@ public final class TrainingWeights implements AutoCloseable {
 
     /** The step's fp32 gradient sums on the device (views owned by scope), in trainable order. */
     public List<NDArray> gradientSums(NDManager scope) {
+        requireWholeSums();
         return sums.isEmpty() ? liveGradients(scope, trainable.keySet()) : new ArrayList<>(sums.values());
     }
 
@@ -289,6 +296,10 @@ public final class TrainingWeights implements AutoCloseable {
     /** A skipped step: every gradient and sum back to zero. */
     public void clearGradients() {
         try (NDManager scope = deviceManager.newSubManager()) {
+            if (sumsSharded) {
+                zero(liveGradients(scope, trainable.keySet()));
+                return;
+            }
             zero(gradientSums(scope));
             if (!sums.isEmpty()) {
                 zero(liveGradients(scope, trainable.keySet()));
@@ -301,6 +312,7 @@ public final class TrainingWeights implements AutoCloseable {
      * are set by backward of sum(p x G), which gives dp = 1 x G bit for bit on gradients empty in a new process.
      */
     public void restoreGradientSums(SafetensorsFile saved) {
+        requireWholeSums();
         boolean grad = JniUtils.isGradMode();
         try (NDManager scope = deviceManager.newSubManager()) {
             for (Map.Entry<String, NDArray> e : trainable.entrySet()) {
@@ -354,6 +366,25 @@ public final class TrainingWeights implements AutoCloseable {
             grads.add(grad);
         }
         return grads;
+    }
+
+    /**
+     * Whether the step's fp32 gradient sums are kept by a sharded update (each rank its shard, summed after every
+     * micro-batch) instead of whole here.
+     */
+    public boolean sumsSharded() {
+        return sumsSharded;
+    }
+
+    /** The gradients backward wrote into the trainable tensors (views owned by scope; zeros where it wrote none). */
+    public List<NDArray> computeGradients(NDManager scope) {
+        return liveGradients(scope, trainable.keySet());
+    }
+
+    private void requireWholeSums() {
+        if (sumsSharded) {
+            throw new IllegalStateException("the gradient sums are sharded: the update keeps them");
+        }
     }
 
     private void requireWholeMasters() {

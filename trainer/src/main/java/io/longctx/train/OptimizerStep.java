@@ -59,7 +59,7 @@ public final class OptimizerStep {
             StepRunner.GradientsReady ready = i == mine.size() - 1 ? update.overlap(weights)
                     : StepRunner.GradientsReady.NONE;
             nll += runner.forwardBackward(manager, mine.get(i), 1.0 / Math.max(1, tokens), ready);
-            weights.afterMicroBatch();
+            update.afterMicroBatch(weights);
             int done = i + 1;
             if (done < mine.size() && parallel.any(stopAfter.test(done))) {
                 return new Outcome(Double.NaN, Double.NaN, 1.0, tokens, true, done, nll, true);

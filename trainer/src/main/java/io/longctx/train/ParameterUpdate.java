@@ -21,6 +21,21 @@ public interface ParameterUpdate extends AutoCloseable {
         return StepRunner.GradientsReady.NONE;
     }
 
+    /** After each micro-batch's backward; by default the weights add bf16 gradients into their fp32 sums. */
+    default void afterMicroBatch(TrainingWeights weights) {
+        weights.afterMicroBatch();
+    }
+
+    /** This rank's gradient sums so far, for a checkpoint taken inside a step (views owned by scope). */
+    default Map<String, NDArray> partialGradients(TrainingWeights weights, NDManager scope) {
+        return weights.gradientSumsByName(scope);
+    }
+
+    /** Sets the gradient sums to those {@link #partialGradients} saved, exactly. */
+    default void restorePartialGradients(TrainingWeights weights, SafetensorsFile saved) {
+        weights.restoreGradientSums(saved);
+    }
+
     /** Combines this rank's gradient sums with the other ranks' and returns the global gradient norm. */
     double reduce(TrainingWeights weights, NDManager scope);
 

@@ -253,7 +253,7 @@ public final class Trainer {
                 if (state.insideStep()) {
                     String name = Checkpoints.gradientsFile(parallel.rank(), parallel.size());
                     try (SafetensorsFile gradients = ParameterUpdate.open(checkpoint, name)) {
-                        weights.restoreGradientSums(gradients);
+                        update.restorePartialGradients(weights, gradients);
                     }
                 }
                 log.accept("resuming from " + checkpoint + " at step " + state.step() + (state.insideStep()

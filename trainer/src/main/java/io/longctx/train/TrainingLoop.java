@@ -258,7 +258,7 @@ final class TrainingLoop {
             Map<String, Map<String, NDArray>> files = new LinkedHashMap<>(session.update().checkpointFiles());
             if (state.insideStep()) {
                 files.put(Checkpoints.gradientsFile(parallel.rank(), parallel.size()),
-                        session.weights().gradientSumsByName(scope));
+                        session.update().partialGradients(session.weights(), scope));
             }
             Checkpoints.writeFiles(temp, files);
             Map<String, NDArray> weights = session.update().checkpointWeights(session.weights(),

@@ -193,6 +193,44 @@ class DataParallelTrainingTest {
     }
 
     @Test
+    void sigtermInsideAStep_withShardedBf16Sums_savesEachRanksSumShard_andResumesExactly() throws Exception {
+        Ranks.assumeShim();
+        String recipe = "precision: bf16\noptimizer: {shard: true}\n";
+        Path reference = prepare("reference", recipe);
+        assertEquals(0, finish(train(reference, "--nproc", "2"), reference), console(reference));
+
+        // 2 micro-batches per rank and step: each rank's 5th is the first of step 3
+        Path stopped = prepare("stopped", recipe);
+        List<String> command = new ArrayList<>(Ranks.java("io.longctx.cli.Main", "train",
+                stopped.resolve("tiny.yaml").toString(), "--nproc", "2"));
+        command.add(1, "-Dlongctx.test.holdAfterMicroBatch=5");       // TrainingLoop.HOLD_PROPERTY: hold there
+        Process launcher = new ProcessBuilder(command).redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(stopped.resolve("console.txt").toFile())).start();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(180);
+        while (!Files.exists(stopped.resolve("run/held-after-micro-5"))
+                || !Files.exists(stopped.resolve("run/held-after-micro-5-rank-1"))) {
+            assertTrue(launcher.isAlive() && System.nanoTime() < deadline, "no hold: " + console(stopped));
+            Thread.sleep(20);
+        }
+        launcher.destroy();
+        assertEquals(Trainer.EXIT_PREEMPTED, finish(launcher, stopped), console(stopped));
+        List<String> partial;
+        try (var walk = Files.walk(stopped.resolve("run/checkpoints"))) {
+            partial = walk.map(p -> p.getFileName().toString()).filter(n -> n.startsWith("gradients-rank-")).sorted()
+                    .toList();
+        }
+        assertEquals(List.of(Checkpoints.gradientsFile(0, 2), Checkpoints.gradientsFile(1, 2)), partial);
+        Path midStep = stopped.resolve("run/checkpoints/step-000002-micro-000002");
+        try (SafetensorsFile sums = SafetensorsFile.open(midStep.resolve(Checkpoints.gradientsFile(1, 2)))) {
+            assertEquals(java.util.Set.of("gradient_shard"), sums.tensors().keySet());  // rank 1's fp32 sum shard
+            assertEquals(26_880 / 2, sums.entry("gradient_shard").shape()[0]);
+        }
+        assertEquals(0, finish(train(stopped, "--nproc", "2"), stopped), console(stopped));
+        assertTrue(console(stopped).contains("after micro-batch 2 of step 3"), console(stopped));   // 1 per rank
+        assertEquals(finalFiles(reference), finalFiles(stopped));
+    }
+
+    @Test
     void sigkillOfRankOneAtARandomStep_restartsTheJob_andEndsByteIdentical() throws Exception {
         Ranks.assumeShim();
         Path reference = prepare("reference", "optimizer: {shard: true}\n");

@@ -180,7 +180,7 @@ class MemoryPlannerTest {
     }
 
     @Test
-    void shardingBf16AndOffload_keepsOnlyTheMasterShard_andNoHostGradients() {
+    void shardingBf16AndOffload_keepsOnlyTheMasterAndGradientSumShards_andNoHostGradients() {
         long params = 6_738_415_616L;
         long shard = params / 8;
         PlanInput bf16 = llama2(Precision.BF16, Offload.NONE, null, 32768);
@@ -189,12 +189,16 @@ class MemoryPlannerTest {
         assertEquals(params * 4, part(whole, "master weights"));
         assertEquals(0, part(sharded, "master weights"));              // each rank: its 1/8 in the sharded update
         assertEquals(shard * 8, part(sharded, "sharded update"));
-        assertEquals(params * 4, part(sharded, "gradient sums"));       // summed whole over the micro-batches
+        assertEquals(0, part(sharded, "gradient sums"));                // each micro-batch reduce-scattered
+        // masters, sums and moments, less the shards; the replicated run's buckets go out during backward (+75 MiB)
+        assertEquals(params * 4 + params * 4 + params * 8 - shard * 16 + 3 * (25L << 20),
+                whole.devicePeak() - sharded.devicePeak());
         PlanInput offload = llama2(Precision.BF16, Offload.HOST, null, 32768);
         MemoryPlan hostWhole = MemoryPlanner.plan(offload.onDevices(8, false), Long.MAX_VALUE);
         MemoryPlan hostSharded = MemoryPlanner.plan(offload.onDevices(8, true), Long.MAX_VALUE);
         assertEquals(params * 4 + params * 4 + params * 8, steadyHost(hostWhole));  // masters, gradients, moments
         assertEquals(shard * 8 + shard * 8, steadyHost(hostSharded));               // moments and update shards
         assertEquals(0, part(hostSharded, "gradients for the update"));
+        assertEquals(shard * 4, part(hostSharded, "gradient sum shard"));
     }
 }
