@@ -43,6 +43,10 @@ final class PasskeyCommand implements Callable<Integer> {
             + "and grid depth. Default ${DEFAULT-VALUE}.")
     int trials;
 
+    @Option(names = "--no-task", description = "Leave out YaRN's task description line (about 150 characters), "
+            + "for a model whose context cannot hold it with filler, or that was trained on prompts without it.")
+    boolean noTask;
+
     @Option(names = "--seed", defaultValue = "1234")
     long seed;
 
@@ -56,7 +60,7 @@ final class PasskeyCommand implements Callable<Integer> {
         }
         PasskeyDepths where = depths == null ? PasskeyDepths.random(depthBins) : PasskeyDepths.grid(depths);
         try (ModelSession session = modelOptions.open()) {
-            PasskeyStudy.Result result = PasskeyStudy.run(session, lengths, where, trials, seed,
+            PasskeyStudy.Result result = PasskeyStudy.run(session, lengths, where, !noTask, trials, seed,
                     spec.commandLine().getErr()::println);
             PrintWriter printer = spec.commandLine().getOut();
             PasskeyStudy.write(out, "passkey", result, seed);

@@ -82,16 +82,19 @@ public final class Demo {
         PerplexityStudy.write(plan.out(), perplexity, EvalProtocol.sliding(plan.stride()), files,
                 plan.evalMaxTokens());
         List<PasskeyStudy.Result> passkey = new ArrayList<>();
+        // the prompts take the form stage 1's retrieval documents had (YaRN's, with the task line, when it had none)
+        boolean task = pretrain.data().sources().stream().filter(source -> !source.readsFiles())
+                .allMatch(source -> source.retrieval().task());
         timed("evaluation: passkey", () -> {
             for (Path model : List.of(plan.baseDir(), extended)) {
                 try (ModelSession session = ModelSession.open(model, null, plan.attention())) {
-                    int shortest = io.longctx.eval.Passkey.minimumLength(session.tokenizer, session.bosId());
+                    int shortest = io.longctx.eval.Passkey.minimumLength(session.tokenizer, session.bosId(), task);
                     List<Integer> fitting = lengths.stream().filter(l -> l >= shortest).toList();
                     if (fitting.isEmpty()) {
                         throw new LongctxException("passkey: no evaluation length holds the "
                                 + shortest + "-token prompt (lengths " + lengths + ")");
                     }
-                    passkey.add(PasskeyStudy.run(session, fitting, plan.passkeyDepths(), plan.passkeyTrials(), 1234,
+                    passkey.add(PasskeyStudy.run(session, fitting, plan.passkeyDepths(), task, plan.passkeyTrials(), 1234,
                             log));
                 }
             }

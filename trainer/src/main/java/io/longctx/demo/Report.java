@@ -96,7 +96,7 @@ final class Report {
         md.append("The GGUF file carries YaRN as llama.cpp reads it (rope.scaling.type yarn, factor, original "
                 + "context length); next-token distributions compared with an F32 KV cache and flash attention off.\n");
         md.append("\n## Passkey retrieval\n\n");
-        md.append("Protocol: ").append(io.longctx.eval.Passkey.PROTOCOL).append(".\n\n");
+        md.append("Protocol: ").append(io.longctx.eval.Passkey.protocol(passkey.get(0).task())).append(".\n\n");
         md.append("Training data: stage 1 ").append(mix(pretrain)).append("; stage 2 ").append(mix(extend))
                 .append(".\n\n");
         md.append("![passkey accuracy, base and extended](passkey.png)\n\n");

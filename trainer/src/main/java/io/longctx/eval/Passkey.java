@@ -15,11 +15,9 @@ import java.util.regex.Pattern;
  */
 public final class Passkey {
     public static final int MAX_KEY = PasskeyPrompt.MAX_KEY;
-    /** How the prompt is built, for reports and results files. */
-    public static final String PROTOCOL = "YaRN's passkey prompt: task description, filler cut at a character depth, "
-            + "\"The pass key is K. Remember it. K is the pass key.\", filler, \"What is the pass key? The pass key "
-            + "is\", joined by newlines and tokenized as one string; K uniform in 1..50000; 10 greedy tokens, first "
-            + "integer";
+    private static final String LAYOUT = "filler cut at a character depth, \"The pass key is K. Remember it. K is "
+            + "the pass key.\", filler, \"What is the pass key? The pass key is\", joined by newlines and tokenized "
+            + "as one string; K uniform in 1..50000; 10 greedy tokens, first integer";
     private static final Pattern INTEGER = Pattern.compile("\\d+");
 
     /**
@@ -33,26 +31,37 @@ public final class Passkey {
     private Passkey() {
     }
 
+    /**
+     * How the prompt is built, for reports and results files.
+     *
+     * @param task whether the prompt opens with YaRN's task description (off for a context too short to hold it)
+     */
+    public static String protocol(boolean task) {
+        return task ? "YaRN's passkey prompt: task description, " + LAYOUT
+                : "YaRN's passkey prompt without its task description line: " + LAYOUT;
+    }
+
     /** The prompt text with {@code fillerChars} of filler, {@code depth} of them before the key line. */
-    public static String prompt(int fillerChars, double depth, int key) {
-        return PasskeyPrompt.prompt(fillerChars, depth, key);
+    public static String prompt(boolean task, int fillerChars, double depth, int key) {
+        return PasskeyPrompt.fixedFiller(task, fillerChars, depth, key);
     }
 
     /** Tokens of the prompt without filler, BOS and a five-digit key included: the shortest length a trial can have. */
-    public static int minimumLength(TextTokenizer tokenizer, Integer bosId) {
-        return tokenizer.encode(prompt(0, 0, MAX_KEY)).length + (bosId == null ? 0 : 1);
+    public static int minimumLength(TextTokenizer tokenizer, Integer bosId, boolean task) {
+        return tokenizer.encode(prompt(task, 0, 0, MAX_KEY)).length + (bosId == null ? 0 : 1);
     }
 
     /** The longest prompt of at most {@code length} tokens (BOS included) with the key line at {@code depth}. */
-    public static Trial trial(TextTokenizer tokenizer, Integer bosId, int length, double depth, int key) {
+    public static Trial trial(TextTokenizer tokenizer, Integer bosId, boolean task, int length, double depth,
+            int key) {
         int bos = bosId == null ? 0 : 1;
-        if (tokenizer.encode(prompt(0, depth, key)).length + bos > length) {
+        if (tokenizer.encode(prompt(task, 0, depth, key)).length + bos > length) {
             throw new LongctxException("passkey length " + length + " is shorter than the prompt without filler ("
-                    + (tokenizer.encode(prompt(0, depth, key)).length + bos) + " tokens)");
+                    + (tokenizer.encode(prompt(task, 0, depth, key)).length + bos) + " tokens)");
         }
         int fits = PasskeyPrompt.fillerCharsWithin(tokenizer, length - bos, Integer.MAX_VALUE / 2, length,
-                chars -> prompt(chars, depth, key));
-        int[] text = tokenizer.encode(prompt(fits, depth, key));
+                chars -> prompt(task, chars, depth, key));
+        int[] text = tokenizer.encode(prompt(task, fits, depth, key));
         int[] tokens = new int[text.length + bos];
         if (bosId != null) {
             tokens[0] = bosId;

@@ -25,8 +25,8 @@ public final class PasskeyStudy {
      * accuracy[row][length] (NaN where a random-depth bin got no trial); cells hold every trial's key, depth, answer
      * and decoded output.
      */
-    public record Result(String label, List<Integer> lengths, PasskeyDepths depths, double[][] accuracy,
-            List<Map<String, Object>> cells, int correct, int trials) {
+    public record Result(String label, List<Integer> lengths, PasskeyDepths depths, boolean task,
+            double[][] accuracy, List<Map<String, Object>> cells, int correct, int trials) {
         public List<Double> rows() {
             return depths.rows();
         }
@@ -61,23 +61,24 @@ public final class PasskeyStudy {
     }
 
     /**
+     * @param task whether prompts open with YaRN's task description
      * @param trials per length and grid depth, or per length with random depths
      */
-    public static Result run(ModelSession session, List<Integer> lengths, PasskeyDepths depths, int trials, long seed,
-            Consumer<String> progressSink) {
+    public static Result run(ModelSession session, List<Integer> lengths, PasskeyDepths depths, boolean task,
+            int trials, long seed, Consumer<String> progressSink) {
         if (session.tokenizer == null) {
             throw new LongctxException(session.dir + ": passkey prompts are text, and the model has no "
                     + "tokenizer.json");
         }
         return run(session.model, session.manager, session.tokenizer, session.bosId(),
-                PerplexityStudy.label(session.dir, session.model.ropeScaling()), lengths, depths, trials, seed,
+                PerplexityStudy.label(session.dir, session.model.ropeScaling()), lengths, depths, task, trials, seed,
                 progressSink);
     }
 
     /** The study on a model in memory (a session's, or the one being trained). */
     public static Result run(io.longctx.model.LlamaModel model, ai.djl.ndarray.NDManager manager,
             io.longctx.data.tokenize.TextTokenizer tokenizer, Integer bosId, String label, List<Integer> lengths,
-            PasskeyDepths depths, int trials, long seed, Consumer<String> progressSink) {
+            PasskeyDepths depths, boolean task, int trials, long seed, Consumer<String> progressSink) {
         Generator generator = new Generator(model, manager);
         int rows = depths.rows().size();
         double[][] accuracy = new double[rows][lengths.size()];
@@ -101,7 +102,7 @@ public final class PasskeyStudy {
                 int gridIndex = depths.isRandom() ? -1 : t / trials;
                 int key = 1 + random.nextInt(Passkey.MAX_KEY);
                 double depth = depths.isRandom() ? random.nextDouble() : depths.grid().get(gridIndex);
-                Passkey.Trial trial = Passkey.trial(tokenizer, bosId, length, depth, key);
+                Passkey.Trial trial = Passkey.trial(tokenizer, bosId, task, length, depth, key);
                 int[] generated = generator.generate(trial.tokens(), ANSWER_TOKENS, 0.0, 0, -1);
                 String text = tokenizer.decode(generated);
                 int answer = Passkey.parseAnswer(text);
@@ -132,7 +133,7 @@ public final class PasskeyStudy {
                 cells.add(cell);
             }
         }
-        return new Result(label, List.copyOf(lengths), depths, accuracy, cells, correctAll,
+        return new Result(label, List.copyOf(lengths), depths, task, accuracy, cells, correctAll,
                 lengths.size() * perLength);
     }
 
@@ -142,7 +143,7 @@ public final class PasskeyStudy {
             Files.createDirectories(out);
             Map<String, Object> json = new LinkedHashMap<>();
             json.put("label", result.label());
-            json.put("protocol", Passkey.PROTOCOL);
+            json.put("protocol", Passkey.protocol(result.task()));
             json.put("depths", result.depths().describe());
             json.put("seed", seed);
             json.put("mean_accuracy", result.meanAccuracy());

@@ -21,8 +21,9 @@ public record EvalConfig(int every, List<Integer> lengths, int batches, Passkey 
      *
      * @param lengths prompt lengths in tokens
      * @param trials keys per length
+     * @param task whether prompts open with YaRN's task description (default true)
      */
-    public record Passkey(List<Integer> lengths, int trials) {
+    public record Passkey(List<Integer> lengths, int trials, boolean task) {
         public Passkey {
             lengths = List.copyOf(lengths);
         }
@@ -31,6 +32,7 @@ public record EvalConfig(int every, List<Integer> lengths, int batches, Passkey 
             Map<String, Object> map = new LinkedHashMap<>();
             map.put("lengths", lengths);
             map.put("trials", trials);
+            map.put("task", task);
             return map;
         }
     }
@@ -50,7 +52,7 @@ public record EvalConfig(int every, List<Integer> lengths, int batches, Passkey 
             int trials = passkeyNode.integer("trials", 10);
             passkeyNode.require("lengths", !passkeyLengths.isEmpty(), "must list at least one prompt length");
             passkeyNode.require("trials", trials >= 1, "must be >= 1, got " + trials);
-            passkey = new Passkey(passkeyLengths, trials);
+            passkey = new Passkey(passkeyLengths, trials, passkeyNode.bool("task", true));
         }
         eval.require("every", every >= 0, "must be >= 0, got " + every);
         eval.require("batches", batches >= 1, "must be >= 1, got " + batches);

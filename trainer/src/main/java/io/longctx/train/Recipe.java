@@ -133,7 +133,7 @@ public record Recipe(Path file, ModelSource model, RopeScaling ropeScaling, Data
         try (io.longctx.data.tokenize.TextTokenizer tokenizer = data.tokenizer().isByteLevel()
                 ? io.longctx.data.tokenize.ByteLevelTokenizer.load()
                 : io.longctx.data.tokenize.TextTokenizer.load(data.tokenizer().path())) {
-            shortest = io.longctx.eval.Passkey.minimumLength(tokenizer, base.bosTokenId());
+            shortest = io.longctx.eval.Passkey.minimumLength(tokenizer, base.bosTokenId(), eval.passkey().task());
         }
         for (int length : eval.passkey().lengths()) {
             root.get("eval").get("passkey").require("lengths", length >= shortest, "each must hold the passkey "

@@ -121,7 +121,7 @@ final class TrainingEval {
     private void passkey(NDManager manager, int step, Map<String, Object> row, StringBuilder line) {
         try (TextTokenizer tokenizer = TextTokenizer.load(store.tokenizerDir())) {
             PasskeyStudy.Result result = PasskeyStudy.run(model, manager, tokenizer, model.config().bosTokenId(),
-                    "step " + step, config.passkey().lengths(), PasskeyDepths.random(5), config.passkey().trials(),
+                    "step " + step, config.passkey().lengths(), PasskeyDepths.random(5), config.passkey().task(), config.passkey().trials(),
                     seed, progress -> { });
             for (int length : config.passkey().lengths()) {
                 double accuracy = result.accuracyAt(length);

@@ -32,18 +32,21 @@ class PasskeyTest {
                 + "them. I will quiz you about the important information there.\n" + inf.substring(0, prefix) + "\n"
                 + "The pass key is 4242. Remember it. 4242 is the pass key.\n" + inf.substring(0, n - prefix) + "\n"
                 + "What is the pass key? The pass key is";
-        assertEquals(expected, Passkey.prompt(n, 0.25, 4242));
+        assertEquals(expected, Passkey.prompt(true, n, 0.25, 4242));
+        // --no-task: the same layout from the filler on, for contexts too short for the description line
+        assertEquals(expected.substring(expected.indexOf('\n') + 1), Passkey.prompt(false, n, 0.25, 4242));
+        assertTrue(Passkey.protocol(false).contains("without its task description"));
     }
 
     @Test
     void trial_isOneTokenizedString_asLongAsFits() {
         try (TextTokenizer bytes = ByteLevelTokenizer.load()) {
             for (double depth : new double[] {0, 0.37, 1}) {
-                Passkey.Trial trial = Passkey.trial(bytes, ByteLevelTokenizer.BOS_ID, 1024, depth, 31337);
+                Passkey.Trial trial = Passkey.trial(bytes, ByteLevelTokenizer.BOS_ID, true, 1024, depth, 31337);
                 assertEquals(1024, trial.tokens().length, "ASCII bytes are one token each: the prompt fills 1024");
                 assertEquals(ByteLevelTokenizer.BOS_ID, trial.tokens()[0]);
-                int filler = 1024 - 1 - Passkey.prompt(0, depth, 31337).length();
-                int[] text = bytes.encode(Passkey.prompt(filler, depth, 31337));
+                int filler = 1024 - 1 - Passkey.prompt(true, 0, depth, 31337).length();
+                int[] text = bytes.encode(Passkey.prompt(true, filler, depth, 31337));
                 assertArrayEquals(text, java.util.Arrays.copyOfRange(trial.tokens(), 1, 1024));
                 assertEquals(depth, trial.depth(), 1.0 / filler);
             }
@@ -60,8 +63,8 @@ class PasskeyTest {
         PasskeyStudy.Result first;
         PasskeyStudy.Result again;
         try (ModelSession session = ModelSession.open(model, null, "sdpa")) {
-            first = PasskeyStudy.run(session, List.of(300, 400), PasskeyDepths.random(4), 6, 99, line -> { });
-            again = PasskeyStudy.run(session, List.of(300, 400), PasskeyDepths.random(4), 6, 99, line -> { });
+            first = PasskeyStudy.run(session, List.of(300, 400), PasskeyDepths.random(4), true, 6, 99, line -> { });
+            again = PasskeyStudy.run(session, List.of(300, 400), PasskeyDepths.random(4), true, 6, 99, line -> { });
         }
         assertEquals(12, first.trials());
         assertEquals(4, first.rows().size());

@@ -157,6 +157,11 @@ class TrainingRunTest {
         assertTrue(refused.err().contains("eval.passkey.lengths") && refused.err().contains("got 100"),
                 refused.err());
         assertTrue(Files.isDirectory(tmp.resolve("run/checkpoints")), "refused when read: the run is untouched");
+        // without the task line the prompt needs 106 tokens with this tokenizer, so 120 holds it
+        Path noTask = tmp.resolve("no-task.yaml");
+        Files.writeString(noTask, Files.readString(recipe).replace("lengths: [260, 300], trials: 3",
+                "lengths: [120], trials: 3, task: false"));
+        assertFalse(TinyRuns.load(noTask).eval().passkey().task());
     }
 
     @Test
