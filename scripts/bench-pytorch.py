@@ -4,9 +4,10 @@
 Reference model `small` (hidden 512, intermediate 1376, 8 layers, 8 heads, vocab 32000, untied head, batch 1):
 RMSNorm, RoPE (rotate_half), causal attention, SwiGLU MLP; one step = forward, next-token cross-entropy, backward,
 global-norm clipping at 1.0, AdamW (0.9, 0.95). Attention is torch's scaled_dot_product_attention when this torch has
-it (2.0+), else matmul + mask + softmax. Prints one JSON object per (length, checkpointing) on stdout.
+it (2.0+), else matmul + mask + softmax. With --compile the model runs under torch.compile (inductor; the first
+warm-up step compiles forward and backward). Prints one JSON object per (length, checkpointing) on stdout.
 
-    python3 scripts/bench-pytorch.py --lengths 512,2048 --threads 2
+    python3 scripts/bench-pytorch.py --lengths 512,2048 --threads 2 [--compile]
 """
 import argparse
 import json
@@ -103,7 +104,7 @@ def peak_rss_mib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
 
 
-def run(config, length, checkpointing, attention, steps, warmup):
+def run(config, length, checkpointing, attention, steps, warmup, compiled):
     torch.manual_seed(0)
     c = CONFIGS[config]
     model = Model(c, attention)
@@ -111,11 +112,12 @@ def run(config, length, checkpointing, attention, steps, warmup):
         if p.dim() > 1:
             nn.init.normal_(p, std=0.02)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.0)
+    forward = torch.compile(model) if compiled else model
     times = []
     for i in range(warmup + steps):
         ids = torch.randint(0, c["vocab"], (1, length))
         start = time.perf_counter()
-        logits = model(ids, checkpointing)
+        logits = forward(ids, checkpointing)
         loss = F.cross_entropy(logits[:, :-1].reshape(-1, c["vocab"]), ids[:, 1:].reshape(-1))
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -123,7 +125,8 @@ def run(config, length, checkpointing, attention, steps, warmup):
         opt.zero_grad(set_to_none=True)
         if i >= warmup:
             times.append(time.perf_counter() - start)
-    return dict(impl="pytorch", torch=torch.__version__, config=config, length=length, checkpointing=checkpointing,
+    return dict(impl="pytorch", torch=torch.__version__, compiled=compiled, config=config, length=length,
+                checkpointing=checkpointing,
                 attention=attention, step_s=statistics.median(times), step_times_s=times,
                 tokens_per_s=length / statistics.median(times), peak_rss_mib=peak_rss_mib(),
                 threads=torch.get_num_threads())
@@ -138,15 +141,18 @@ def main():
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--compile", action="store_true", help="run the model under torch.compile (2.0+)")
     args = parser.parse_args()
+    if args.compile and not hasattr(torch, "compile"):
+        parser.error("torch %s has no torch.compile" % torch.__version__)
     torch.set_num_threads(args.threads)
     attention = ("sdpa" if HAS_SDPA else "plain") if args.attention == "auto" else args.attention
     if attention == "sdpa" and not HAS_SDPA:
         parser.error("torch %s has no scaled_dot_product_attention" % torch.__version__)
     for length in (int(x) for x in args.lengths.split(",")):
         for setting in args.checkpointing.split(","):
-            print(json.dumps(run(args.config, length, setting == "on", attention, args.steps, args.warmup)),
-                  flush=True)
+            print(json.dumps(run(args.config, length, setting == "on", attention, args.steps, args.warmup,
+                                 args.compile)), flush=True)
 
 
 if __name__ == "__main__":

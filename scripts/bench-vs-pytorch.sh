@@ -1,51 +1,107 @@
 #!/usr/bin/env bash
-# longctx's training step against the same model and step in plain PyTorch (Debian's python3-torch, a benchmark
-# tool only), same thread count, one process per configuration. Prints step times and the ratio longctx / PyTorch
-# per length: with the same attention (plain, materialised scores) and with longctx's fused SDPA.
-#   apt-get install python3-torch libopenblas0-pthread     # once
-#   scripts/bench-vs-pytorch.sh [LENGTHS] [CONFIG]          # default 512,2048 small
+# longctx's training step against the same model and step in PyTorch: a current PyTorch 2.x, eager and under
+# torch.compile, in a virtual environment made once under .cache/bench-venv, and Debian's python3-torch (1.13, no
+# fused attention) as an older row when it is installed. Same model, step, allocator and thread count, one process
+# per configuration, SDPA on both sides where the torch has it. Benchmark tools only: the product runs no Python.
+#   scripts/bench-vs-pytorch.sh [LENGTHS] [CONFIG] [STEPS]      # default 2048,8192 small 2 (plus 1 warm-up step)
+# BENCH_TORCH pins the torch version put into the environment (default: the newest +cpu build the machine's
+# configured package index offers, else its newest). Prints one table; the raw JSON is kept with --keep DIR.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-lengths="${1:-512,2048}"
-config="${2:-small}"
+keep=""
+args=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --keep) keep="$2"; shift 2 ;;
+    *) args+=("$1"); shift ;;
+  esac
+done
+lengths="${args[0]:-2048,8192}"
+config="${args[1]:-small}"
+steps="${args[2]:-2}"
 threads="$(nproc)"
-py=/usr/bin/python3
-"$py" -c 'import torch' 2>/dev/null || { echo "needs Debian's python3-torch: apt-get install python3-torch libopenblas0-pthread" >&2; exit 2; }
-# both sides run on the same malloc (see scripts/lib/allocator.sh)
+venv="$root/.cache/bench-venv"
+
+if ! "$venv/bin/python" -c 'import torch' 2>/dev/null; then
+  python3 -m venv "$venv" || { echo "bench-vs-pytorch: python3 -m venv failed (apt-get install python3-venv)" >&2; exit 2; }
+  version="${BENCH_TORCH:-}"
+  if [ -z "$version" ]; then
+    versions="$("$venv/bin/pip" index versions torch 2>/dev/null | sed -n 's/^Available versions: //p' \
+      | tr -d ' ' | tr ',' '\n')"
+    version="$(grep '+cpu$' <<< "$versions" | head -1 || true)"
+    [ -n "$version" ] || version="$(head -1 <<< "$versions")"
+  fi
+  [ -n "$version" ] || { echo "bench-vs-pytorch: the package index offers no torch" >&2; exit 2; }
+  echo "bench-vs-pytorch: installing torch $version into $venv (once)" >&2
+  "$venv/bin/pip" install -q "torch==$version" numpy
+fi
+debian=/usr/bin/python3
+"$debian" -c 'import torch' 2>/dev/null || debian=""
+
+# every side runs on the same malloc (see scripts/lib/allocator.sh)
 . "$root/scripts/lib/allocator.sh"
 preload_allocator || exit 2
-out="$(mktemp -d)"
-trap 'rm -rf "$out"' EXIT
+out="${keep:-$(mktemp -d)}"
+mkdir -p "$out"
+[ -n "$keep" ] || trap 'rm -rf "$out"' EXIT
+rm -f "$out"/*.jsonl
 
 IFS=',' read -ra list <<< "$lengths"
 for length in "${list[@]}"; do
   for ckpt in off on; do
-    echo "pytorch: $config L=$length checkpointing $ckpt" >&2
-    "$py" "$root/scripts/bench-pytorch.py" --config "$config" --lengths "$length" --checkpointing "$ckpt" \
-      --threads "$threads" >> "$out/pytorch.jsonl"
+    for row in eager compile debian; do
+      py="$venv/bin/python"; flags=()
+      case "$row" in
+        compile) flags=(--compile) ;;
+        debian) [ -n "$debian" ] || continue; py="$debian" ;;
+      esac
+      echo "pytorch $row: $config L=$length checkpointing $ckpt" >&2
+      "$py" "$root/scripts/bench-pytorch.py" --config "$config" --lengths "$length" --checkpointing "$ckpt" \
+        --threads "$threads" --steps "$steps" --warmup 1 "${flags[@]}" >> "$out/pytorch-$row.jsonl"
+    done
   done
 done
-for attention in plain sdpa; do
-  echo "longctx: attention $attention" >&2
-  "$root/scripts/longctx" bench --config "$config" --lengths "$lengths" --attention "$attention" --skip-attention \
-    --out "$out/longctx-$attention.json" > /dev/null
-done
+echo "longctx: $config $lengths" >&2
+"$root/scripts/longctx" bench --config "$config" --lengths "$lengths" --attention sdpa --skip-attention \
+  --steps "$steps" --warmup 1 --out "$out/longctx.json" > /dev/null
 
-"$py" - "$out" <<'PY'
+"$venv/bin/python" - "$out" <<'PY'
 import json, sys, pathlib
 out = pathlib.Path(sys.argv[1])
-torch_rows = [json.loads(l) for l in (out / "pytorch.jsonl").read_text().splitlines() if l.strip()]
-ours = {a: json.loads((out / f"longctx-{a}.json").read_text()) for a in ("plain", "sdpa")}
+rows = {}
+for name in ("eager", "compile", "debian"):
+    f = out / f"pytorch-{name}.jsonl"
+    if f.exists():
+        rows[name] = [json.loads(l) for l in f.read_text().splitlines() if l.strip()]
+ours = json.loads((out / "longctx.json").read_text())
 key = lambda r: (r["length"], bool(r["checkpointing"]))
-print("PyTorch %s (attention %s), %d threads; longctx matmul peak %.1f GFLOP/s; allocator %s" % (
-    torch_rows[0]["torch"], torch_rows[0]["attention"], torch_rows[0]["threads"], ours["plain"]["matmul_peak_gflops"],
-    ours["plain"]["allocator"]))
-print("%7s %5s | %10s | %13s %6s | %12s %6s | %s" % ("length", "ckpt", "pytorch s", "longctx plain", "ratio",
-      "longctx sdpa", "ratio", "peak MiB pytorch / plain / sdpa"))
-for t in torch_rows:
-    p = next(r for r in ours["plain"]["steps"] if key(r) == key(t))
-    s = next(r for r in ours["sdpa"]["steps"] if key(r) == key(t))
-    print("%7d %5s | %10.3f | %13.3f %6.2f | %12.3f %6.2f | %d / %d / %d" % (
-        t["length"], "on" if t["checkpointing"] else "off", t["step_s"], p["step_s"], p["step_s"] / t["step_s"],
-        s["step_s"], s["step_s"] / t["step_s"], t["peak_rss_mib"], p["peak_rss_mib"], s["peak_rss_mib"]))
+def find(name, k):
+    return next((r for r in rows.get(name, []) if key(r) == k), None)
+eager = rows["eager"][0]
+print("longctx (SDPA) vs PyTorch %s eager and torch.compile (%s)%s; %d threads; allocator %s" % (
+    eager["torch"], eager["attention"],
+    "" if "debian" not in rows else "; Debian PyTorch %s (%s)" % (rows["debian"][0]["torch"],
+                                                                    rows["debian"][0]["attention"]),
+    eager["threads"], ours["allocator"]))
+head = "| length | checkpointing | longctx s | PyTorch %s eager s | ratio | torch.compile s | ratio |" % eager["torch"]
+if "debian" in rows:
+    head += " PyTorch %s s | ratio |" % rows["debian"][0]["torch"]
+head += " peak MiB longctx / eager / compile |"
+print(head)
+print("|" + "---|" * (head.count("|") - 1))
+for r in ours["steps"]:
+    k = key(r)
+    e, c, d = find("eager", k), find("compile", k), find("debian", k)
+    cells = [str(k[0]), "on" if k[1] else "off", "%.3f" % r["step_s"]]
+    for t in (e, c) + ((d,) if "debian" in rows else ()):
+        cells += ["%.3f" % t["step_s"], "%.2f" % (r["step_s"] / t["step_s"])] if t else ["-", "-"]
+    cells.append("%d / %s / %s" % (r["peak_rss_mib"], e["peak_rss_mib"] if e else "-", c["peak_rss_mib"] if c else "-"))
+    print("| " + " | ".join(cells) + " |")
+for length in sorted({r["length"] for r in ours["steps"]}):
+    on = next((r for r in ours["steps"] if key(r) == (length, True)), None)
+    off = next((r for r in ours["steps"] if key(r) == (length, False)), None)
+    e_on, e_off = find("eager", (length, True)), find("eager", (length, False))
+    if on and off and e_on and e_off:
+        print("L=%d: checkpointing costs longctx %.2fx its plain step, PyTorch eager %.2fx" % (
+            length, on["step_s"] / off["step_s"], e_on["step_s"] / e_off["step_s"]))
 PY
