@@ -5,7 +5,9 @@
 # per configuration, SDPA on both sides where the torch has it. Benchmark tools only: the product runs no Python.
 #   scripts/bench-vs-pytorch.sh [LENGTHS] [CONFIG] [STEPS]      # default 2048,8192 small 2 (plus 1 warm-up step)
 # BENCH_TORCH pins the torch version put into the environment (default: the newest +cpu build the machine's
-# configured package index offers, else its newest). Prints one table; the raw JSON is kept with --keep DIR.
+# configured package index offers, else its newest). Prints one table. --keep DIR keeps the raw JSON there, and a
+# rerun with the same DIR measures only what it lacks. A configuration that fails (the 1.13 row's materialised
+# attention scores at 8192 without checkpointing exceed 24 GiB) is shown as failed, the rest still run.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 keep=""
@@ -44,7 +46,8 @@ preload_allocator || exit 2
 out="${keep:-$(mktemp -d)}"
 mkdir -p "$out"
 [ -n "$keep" ] || trap 'rm -rf "$out"' EXIT
-rm -f "$out"/*.jsonl
+# whether FILE already holds a result (or a failure) for LENGTH and CHECKPOINTING (true/false)
+have() { [ -f "$1" ] && grep -q "\"length\": $2, \"checkpointing\": $3" "$1"; }
 
 IFS=',' read -ra list <<< "$lengths"
 for length in "${list[@]}"; do
@@ -55,14 +58,22 @@ for length in "${list[@]}"; do
         compile) flags=(--compile) ;;
         debian) [ -n "$debian" ] || continue; py="$debian" ;;
       esac
+      file="$out/pytorch-$row.jsonl"
+      flag=false; [ "$ckpt" = on ] && flag=true
+      have "$file" "$length" "$flag" && continue
       echo "pytorch $row: $config L=$length checkpointing $ckpt" >&2
+      rc=0
       "$py" "$root/scripts/bench-pytorch.py" --config "$config" --lengths "$length" --checkpointing "$ckpt" \
-        --threads "$threads" --steps "$steps" --warmup 1 "${flags[@]}" >> "$out/pytorch-$row.jsonl"
+        --threads "$threads" --steps "$steps" --warmup 1 "${flags[@]}" >> "$file" || rc=$?
+      if [ "$rc" -ne 0 ]; then
+        echo "pytorch $row: L=$length checkpointing $ckpt failed (exit $rc)" >&2
+        echo "{\"length\": $length, \"checkpointing\": $flag, \"failed\": \"exit $rc\"}" >> "$file"
+      fi
     done
   done
 done
 echo "longctx: $config $lengths" >&2
-"$root/scripts/longctx" bench --config "$config" --lengths "$lengths" --attention sdpa --skip-attention \
+[ -f "$out/longctx.json" ] || "$root/scripts/longctx" bench --config "$config" --lengths "$lengths" --attention sdpa --skip-attention \
   --steps "$steps" --warmup 1 --out "$out/longctx.json" > /dev/null
 
 "$venv/bin/python" - "$out" <<'PY'
@@ -73,19 +84,20 @@ for name in ("eager", "compile", "debian"):
     f = out / f"pytorch-{name}.jsonl"
     if f.exists():
         rows[name] = [json.loads(l) for l in f.read_text().splitlines() if l.strip()]
+measured = lambda name: [r for r in rows.get(name, []) if "failed" not in r]
 ours = json.loads((out / "longctx.json").read_text())
 key = lambda r: (r["length"], bool(r["checkpointing"]))
 def find(name, k):
     return next((r for r in rows.get(name, []) if key(r) == k), None)
-eager = rows["eager"][0]
+eager = measured("eager")[0]
 print("longctx (SDPA) vs PyTorch %s eager and torch.compile (%s)%s; %d threads; allocator %s" % (
     eager["torch"], eager["attention"],
-    "" if "debian" not in rows else "; Debian PyTorch %s (%s)" % (rows["debian"][0]["torch"],
-                                                                    rows["debian"][0]["attention"]),
+    "" if not measured("debian") else "; Debian PyTorch %s (%s)" % (measured("debian")[0]["torch"],
+                                                                      measured("debian")[0]["attention"]),
     eager["threads"], ours["allocator"]))
 head = "| length | checkpointing | longctx s | PyTorch %s eager s | ratio | torch.compile s | ratio |" % eager["torch"]
-if "debian" in rows:
-    head += " PyTorch %s s | ratio |" % rows["debian"][0]["torch"]
+if measured("debian"):
+    head += " PyTorch %s s | ratio |" % measured("debian")[0]["torch"]
 head += " peak MiB longctx / eager / compile |"
 print(head)
 print("|" + "---|" * (head.count("|") - 1))
@@ -93,15 +105,19 @@ for r in ours["steps"]:
     k = key(r)
     e, c, d = find("eager", k), find("compile", k), find("debian", k)
     cells = [str(k[0]), "on" if k[1] else "off", "%.3f" % r["step_s"]]
-    for t in (e, c) + ((d,) if "debian" in rows else ()):
-        cells += ["%.3f" % t["step_s"], "%.2f" % (r["step_s"] / t["step_s"])] if t else ["-", "-"]
-    cells.append("%d / %s / %s" % (r["peak_rss_mib"], e["peak_rss_mib"] if e else "-", c["peak_rss_mib"] if c else "-"))
+    for t in (e, c) + ((d,) if measured("debian") else ()):
+        if t is None or "failed" in t:
+            cells += ["failed (%s)" % t["failed"] if t else "-", "-"]
+        else:
+            cells += ["%.3f" % t["step_s"], "%.2f" % (r["step_s"] / t["step_s"])]
+    rss = lambda t: str(t["peak_rss_mib"]) if t and "failed" not in t else "-"
+    cells.append("%d / %s / %s" % (r["peak_rss_mib"], rss(e), rss(c)))
     print("| " + " | ".join(cells) + " |")
 for length in sorted({r["length"] for r in ours["steps"]}):
     on = next((r for r in ours["steps"] if key(r) == (length, True)), None)
     off = next((r for r in ours["steps"] if key(r) == (length, False)), None)
     e_on, e_off = find("eager", (length, True)), find("eager", (length, False))
-    if on and off and e_on and e_off:
+    if on and off and e_on and e_off and "failed" not in e_on and "failed" not in e_off:
         print("L=%d: checkpointing costs longctx %.2fx its plain step, PyTorch eager %.2fx" % (
             length, on["step_s"] / off["step_s"], e_on["step_s"] / e_off["step_s"]))
 PY
