@@ -53,15 +53,17 @@ public final class StepBenchmark {
      */
     public static Map<String, Object> run(String configName, int length, int checkpointLayers, String attentionName,
             int warmup, int steps, Device device, Path profileTrace) {
-        return run(configName, length, checkpointLayers, attentionName, 0, Precision.FP32, Offload.NONE, false,
+        return run(configName, length, checkpointLayers, 0, attentionName, 0, Precision.FP32, Offload.NONE, false,
                 warmup, steps, device, profileTrace);
     }
 
     /**
      * @param documentTokens 0 for concat packing (one causal sequence), else document-aware packing with documents
      *     of this many tokens (positions restart and attention stops at each boundary)
+     * @param keepLast under checkpointing, the last layers that keep their activations instead of being recomputed
      */
-    public static Map<String, Object> run(String configName, int length, int checkpointLayers, String attentionName,
+    public static Map<String, Object> run(String configName, int length, int checkpointLayers, int keepLast,
+            String attentionName,
             int documentTokens, Precision precision, Offload offload, boolean lora, int warmup, int steps,
             Device device, Path profileTrace) {
         ModelConfig config = BenchModels.config(configName, length);
@@ -81,7 +83,7 @@ public final class StepBenchmark {
             try (TrainingWeights weights = trainable; AdamW optimizer = new AdamW(weights.masterManager(),
                     weights.masters(), 0.9, 0.95, 1e-8, 0.0)) {
                 StepRunner runner = new StepRunner(new LlamaModel(weights.compute(), attention), checkpointLayers,
-                        documentTokens > 0);
+                        keepLast, documentTokens > 0);
                 Random random = new Random(7);
                 double[] times = new double[steps];
                 int handlesBefore = 0;
@@ -119,12 +121,14 @@ public final class StepBenchmark {
                 result.put("config", configName);
                 result.put("length", length);
                 result.put("checkpointing", checkpointLayers > 0);
+                result.put("keep_last", keepLast);
                 result.put("attention", attentionName);
                 result.put("precision", precision.recipeName());
                 result.put("offload", offload.recipeName());
                 result.put("lora", lora);
                 PlanInput plan = new PlanInput(config, length, 1, checkpointLayers, precision, offload,
-                        lora ? LORA : null, List.of("*"), attentionName.equals("plain"), device.isGpu(), 1, 0);
+                        lora ? LORA : null, List.of("*"), attentionName.equals("plain"), device.isGpu(), 1, 0)
+                        .keepingLast(keepLast);
                 result.put("predicted_peak_mib", MemoryPlanner.plan(plan, Long.MAX_VALUE).devicePeak() >> 20);
                 result.put("step_s", median);
                 result.put("step_times_s", times);

@@ -70,7 +70,8 @@ final class BenchCommand implements Callable<Integer> {
     String attention;
 
     @Option(names = "--checkpointing", split = ",", defaultValue = "off,on", paramLabel = "off,on",
-            description = "Which activation-checkpointing settings to measure (default ${DEFAULT-VALUE}).")
+            description = "Which activation-checkpointing settings to measure: off, on (every layer recomputed), "
+                    + "keepN (on, the last N layers keep their activations) (default ${DEFAULT-VALUE}).")
     List<String> checkpointing;
 
     @Option(names = "--precision", split = ",", defaultValue = "fp32", paramLabel = "fp32,bf16",
@@ -124,8 +125,9 @@ final class BenchCommand implements Callable<Integer> {
                     + documentTokens);
         }
         for (String setting : checkpointing) {
-            if (!setting.equals("off") && !setting.equals("on")) {
-                throw new LongctxException("--checkpointing takes off and/or on, got '" + setting + "'");
+            if (!setting.equals("off") && !setting.equals("on") && !setting.matches("keep\\d+")) {
+                throw new LongctxException("--checkpointing takes off, on and/or keepN (on, the last N layers not "
+                        + "recomputed), got '" + setting + "'");
             }
         }
         PrintWriter err = spec.commandLine().getErr();
@@ -145,7 +147,8 @@ final class BenchCommand implements Callable<Integer> {
                     err.printf(Locale.ROOT, "bench: %s L=%d checkpointing %s, attention %s, %s...%n", config,
                             length, setting, attention, p.recipeName());
                     List<String> args = new ArrayList<>(List.of("--config", config, "--length",
-                            String.valueOf(length), "--checkpointing", setting.equals("on") ? "1" : "0", "--steps",
+                            String.valueOf(length), "--checkpointing", setting.equals("off") ? "0" : "1",
+                            "--keep-last", setting.startsWith("keep") ? setting.substring(4) : "0", "--steps",
                             String.valueOf(this.steps), "--warmup", String.valueOf(warmup), "--device", device,
                             "--attention", attention, "--document-tokens", String.valueOf(documentTokens),
                             "--precision", p.name(), "--offload", offload.name(), "--lora",
@@ -342,7 +345,9 @@ final class BenchCommand implements Callable<Integer> {
             long predicted = ((Number) r.get("predicted_peak_mib")).longValue();
             out.printf(Locale.ROOT, "%5s %5s %8d %6s %10.3f %10.0f %10.1f %6.1f%% %10d %10d %+6.1f%% %s->%s / %s->%s "
                     + "MiB / %s->%s MiB%n", r.get("precision"), Boolean.TRUE.equals(r.get("lora")) ? "on" : "off",
-                    ((Number) r.get("length")).intValue(), (Boolean) r.get("checkpointing") ? "on" : "off",
+                    ((Number) r.get("length")).intValue(), !(Boolean) r.get("checkpointing") ? "off"
+                            : ((Number) r.getOrDefault("keep_last", 0)).intValue() > 0 ? "keep" + r.get("keep_last")
+                            : "on",
                     ((Number) r.get("step_s")).doubleValue(), ((Number) r.get("tokens_per_s")).doubleValue(),
                     ((Number) r.get("achieved_gflops")).doubleValue(), 100 * ((Number) r.get("mfu")).doubleValue(),
                     measured, predicted, 100.0 * (predicted - measured) / measured, r.get("handles_before"),
@@ -420,6 +425,9 @@ final class BenchCommand implements Callable<Integer> {
         @Option(names = "--checkpointing", defaultValue = "0")
         int checkpointing;
 
+        @Option(names = "--keep-last", defaultValue = "0")
+        int keepLast;
+
         @Option(names = "--steps", defaultValue = "3")
         int steps;
 
@@ -466,7 +474,7 @@ final class BenchCommand implements Callable<Integer> {
         public Integer call() {
             Device d = device.equals("gpu") ? Device.gpu() : Device.cpu();
             Map<String, Object> result = switch (kind) {
-                case "step" -> StepBenchmark.run(config, length, checkpointing, attention, documentTokens,
+                case "step" -> StepBenchmark.run(config, length, checkpointing, keepLast, attention, documentTokens,
                         precision, offload, lora, warmup, steps, d, profile);
                 case "attention" -> StepBenchmark.attention(length, heads, headDim, plain, d);
                 case "validation" -> ValidationBenchmark.run(config, length, d);

@@ -98,9 +98,15 @@ public final class MemoryPlanner {
             parts.add(new Part("activations saved by autograd (all layers)", layers * perLayerToken * tokens,
                     Where.DEVICE));
         } else {
-            int segments = (layers + k - 1) / k;
+            int kept = Math.min(in.keepLast(), layers - 1);
+            int segments = (layers - kept + k - 1) / k;
             parts.add(new Part("activations saved by checkpointing (" + segments + " segment inputs)",
                     segments * residual, Where.DEVICE));
+            if (kept > 0) {
+                // held from the forward until their backward, which runs first (an upper bound for later phases)
+                parts.add(new Part("activations of the last " + kept + " layer(s), kept (keep_last)",
+                        kept * perLayerToken * tokens + residual, Where.DEVICE));
+            }
         }
         // backward of one layer: the gradients flowing through it, of the residual stream and the MLP intermediates
         long layerBackward = tokens * 2 * (h + inter) * e;

@@ -17,10 +17,11 @@ import java.util.List;
  * @param passkeyLength the longest passkey prompt evaluated during training (its KV cache), 0 for none
  * @param shardOptimizer with several devices, each holds 1/devices of the optimizer moments (optimizer.shard)
  * @param bucketBytes the size of one gradient all-reduce bucket (distributed.bucket_mb)
+ * @param keepLast under checkpointing, the last layers that keep their activations (activation_checkpointing.keep_last)
  */
 public record PlanInput(ModelConfig model, int seqLen, int microBatch, int checkpointLayers, Precision precision,
         Offload offload, LoraConfig lora, List<String> trainable, boolean plainAttention, boolean gpu,
-        int devices, int passkeyLength, boolean shardOptimizer, long bucketBytes) {
+        int devices, int passkeyLength, boolean shardOptimizer, long bucketBytes, int keepLast) {
 
     public PlanInput {
         trainable = List.copyOf(trainable);
@@ -31,13 +32,13 @@ public record PlanInput(ModelConfig model, int seqLen, int microBatch, int check
             Offload offload, LoraConfig lora, List<String> trainable, boolean plainAttention, boolean gpu,
             int devices, int passkeyLength) {
         this(model, seqLen, microBatch, checkpointLayers, precision, offload, lora, trainable, plainAttention, gpu,
-                devices, passkeyLength, false, io.longctx.distributed.DistributedConfig.DEFAULT.bucketBytes());
+                devices, passkeyLength, false, io.longctx.distributed.DistributedConfig.DEFAULT.bucketBytes(), 0);
     }
 
     /** The same run on {@code devices} ranks, its optimizer state sharded or replicated. */
     public PlanInput onDevices(int count, boolean shard) {
         return new PlanInput(model, seqLen, microBatch, checkpointLayers, precision, offload, lora, trainable,
-                plainAttention, gpu, count, passkeyLength, shard, bucketBytes);
+                plainAttention, gpu, count, passkeyLength, shard, bucketBytes, keepLast);
     }
 
     public static PlanInput of(Recipe recipe, int devices) {
@@ -47,11 +48,17 @@ public record PlanInput(ModelConfig model, int seqLen, int microBatch, int check
                 recipe.run().device() == io.longctx.train.RunConfig.Device.GPU, devices,
                 recipe.eval().every() > 0 && recipe.eval().passkey() != null
                         ? java.util.Collections.max(recipe.eval().passkey().lengths()) : 0,
-                recipe.run().shardOptimizer(), recipe.run().distributed().bucketBytes());
+                recipe.run().shardOptimizer(), recipe.run().distributed().bucketBytes(), recipe.run().keepLast());
     }
 
     public PlanInput withLength(int length) {
         return new PlanInput(model, length, microBatch, checkpointLayers, precision, offload, lora, trainable,
-                plainAttention, gpu, devices, passkeyLength, shardOptimizer, bucketBytes);
+                plainAttention, gpu, devices, passkeyLength, shardOptimizer, bucketBytes, keepLast);
+    }
+
+    /** The same run keeping the last {@code layers} decoder layers' activations under checkpointing. */
+    public PlanInput keepingLast(int layers) {
+        return new PlanInput(model, seqLen, microBatch, checkpointLayers, precision, offload, lora, trainable,
+                plainAttention, gpu, devices, passkeyLength, shardOptimizer, bucketBytes, layers);
     }
 }

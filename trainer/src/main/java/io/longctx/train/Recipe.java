@@ -64,6 +64,8 @@ public record Recipe(Path file, ModelSource model, RopeScaling ropeScaling, Data
             checkEvalLengths(root, eval, data);
             checkPasskeyLengths(root, eval, data, base);
             checkBatchMemory(root, train, data);
+            root.get("activation_checkpointing").require("keep_last", run.keepLast() < base.numLayers(),
+                    "must be below the model's " + base.numLayers() + " layers, got " + run.keepLast());
         }
         root.problems().throwIfAny();
         return new Recipe(file, model, scaling, data, train, run, output, eval, lora);

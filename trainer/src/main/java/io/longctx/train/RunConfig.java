@@ -12,6 +12,8 @@ import java.util.Map;
  * {@code precision} and {@code optimizer} keys.
  *
  * @param checkpointLayers activation checkpointing: 0 off, 1 every decoder layer, k every k-th layer
+ * @param keepLast under checkpointing, how many of the last decoder layers keep their activations instead of being
+ *     recomputed (faster, more memory); 0 recomputes them all
  * @param device cpu or gpu
  * @param attention sdpa (fused) or plain
  * @param precision what forward and backward compute in (default bf16 on gpu, fp32 on cpu, where bf16 matrix
@@ -21,36 +23,41 @@ import java.util.Map;
  *     updated weights all-gathered) instead of all of them
  * @param distributed how ranks communicate
  */
-public record RunConfig(int checkpointLayers, Device device, String attention, Precision precision,
+public record RunConfig(int checkpointLayers, int keepLast, Device device, String attention, Precision precision,
         Offload offload, boolean shardOptimizer, io.longctx.distributed.DistributedConfig distributed) {
 
     public enum Device {
         CPU, GPU
     }
 
-    static int parseCheckpointing(RecipeNode root) {
+    /** {@code activation_checkpointing}: {layers per recomputed segment (0 off), last layers kept}. */
+    static int[] parseCheckpointing(RecipeNode root) {
         RecipeNode node = root.get("activation_checkpointing");
         if (node.isMissing()) {
-            return 0;
+            return new int[] {0, 0};
         }
         if (node.isMapping()) {
             int every = node.integer("every", 1);
+            int keep = node.integer("keep_last", 0);
             node.require("every", every >= 1, "must be >= 1, got " + every);
-            return every;
+            node.require("keep_last", keep >= 0, "must be >= 0, got " + keep);
+            return new int[] {every, keep};
         }
         String text = node.text();
         return switch (text == null ? "" : text.trim()) {
-            case "off", "false", "none" -> 0;
-            case "every_layer", "on", "true", "all" -> 1;
+            case "off", "false", "none" -> new int[] {0, 0};
+            case "every_layer", "on", "true", "all" -> new int[] {1, 0};
             default -> {
-                node.problem("must be off, every_layer, or {every: k}; got '" + text + "'");
-                yield 0;
+                node.problem("must be off, every_layer, or {every: k, keep_last: m}; got '" + text + "'");
+                yield new int[] {0, 0};
             }
         };
     }
 
     public static RunConfig parse(RecipeNode root) {
-        int checkpointLayers = parseCheckpointing(root);
+        int[] checkpointing = parseCheckpointing(root);
+        int checkpointLayers = checkpointing[0];
+        int keepLast = checkpointing[1];
         Device device = root.enumValue("device", Device.class, Device.CPU);
         String attention = root.string("attention", "sdpa");
         root.require("attention", attention.equals("sdpa") || attention.equals("plain"),
@@ -63,15 +70,18 @@ public record RunConfig(int checkpointLayers, Device device, String attention, P
         Offload offload = optimizer.isMissing() ? Offload.NONE
                 : optimizer.enumValue("offload", Offload.class, Offload.NONE);
         boolean shard = !optimizer.isMissing() && optimizer.bool("shard", false);
-        return new RunConfig(checkpointLayers, device, attention, precision, offload, shard,
+        return new RunConfig(checkpointLayers, keepLast, device, attention, precision, offload, shard,
                 io.longctx.distributed.DistributedConfig.parse(root.get("distributed")));
     }
 
     /** The recipe's top-level keys this record reads, as they would be written. */
     public Map<String, Object> toMap() {
         Map<String, Object> map = new LinkedHashMap<>();
+        Map<String, Object> policy = new LinkedHashMap<>();
+        policy.put("every", checkpointLayers);
+        policy.put("keep_last", keepLast);
         map.put("activation_checkpointing", checkpointLayers == 0 ? "off"
-                : checkpointLayers == 1 ? "every_layer" : Map.of("every", checkpointLayers));
+                : checkpointLayers == 1 && keepLast == 0 ? "every_layer" : policy);
         map.put("device", device.name().toLowerCase(Locale.ROOT));
         map.put("attention", attention);
         map.put("precision", precision.recipeName());

@@ -22,12 +22,15 @@ import java.util.Map;
  * stream, so no (length, vocabulary) logits tensor is ever whole. Without activation checkpointing the decoder's
  * graph is kept and backpropagated once; with it, the forward runs without a graph keeping only the input of every
  * k-layer segment, and backward recomputes each segment with a graph, last to first, feeding the gradient of its
- * output and taking the gradient of its input to the previous segment. Peak memory grows linearly with length.
+ * output and taking the gradient of its input to the previous segment. The last {@code keepLast} layers may keep
+ * their graph instead (no recompute: faster, their activations held until their backward, which runs first).
+ * Peak memory grows linearly with length.
  */
 public final class StepRunner {
     private final LlamaModel model;
     private final ChunkedNll head;
     private final int checkpointLayers;
+    private final int keepLast;
     private final boolean documentAware;
 
     /**
@@ -35,9 +38,23 @@ public final class StepRunner {
      * @param documentAware reset positions per document and mask attention across documents
      */
     public StepRunner(LlamaModel model, int checkpointLayers, boolean documentAware) {
+        this(model, checkpointLayers, 0, documentAware);
+    }
+
+    /**
+     * @param keepLast under checkpointing, the last decoder layers that keep their graph rather than being recomputed
+     *     (fewer than the model's layers)
+     */
+    public StepRunner(LlamaModel model, int checkpointLayers, int keepLast, boolean documentAware) {
+        if (keepLast < 0 || keepLast >= Math.max(1, model.config().numLayers())) {
+            throw new io.longctx.LongctxException("activation_checkpointing.keep_last: must be 0 to "
+                    + (model.config().numLayers() - 1) + " for this model's " + model.config().numLayers()
+                    + " layers, got " + keepLast);
+        }
         this.model = model;
         this.head = new ChunkedNll(model);
         this.checkpointLayers = checkpointLayers;
+        this.keepLast = checkpointLayers == 0 ? 0 : keepLast;
         this.documentAware = documentAware;
     }
 
@@ -154,10 +171,11 @@ public final class StepRunner {
 
     private double checkpointed(NDManager scope, Inputs in, double lossScale, GradientsReady ready) {
         int layers = model.config().numLayers();
+        int recomputed = layers - keepLast;                                 // layers [0, recomputed) in segments
         List<NDArray> segmentInputs = new ArrayList<>();
         JniUtils.setGradMode(false);
         NDArray x = model.embed(scope, in.ids);
-        for (int layer = 0; layer < layers; layer++) {
+        for (int layer = 0; layer < recomputed; layer++) {
             if (layer % checkpointLayers == 0) {
                 segmentInputs.add(x);
             }
@@ -169,18 +187,37 @@ public final class StepRunner {
         }
         JniUtils.setGradMode(true);
         double[] nll = {0};
-        NDArray upstream = headBackward(scope, x, in, lossScale, nll);
-        ready.layersDone(layers, layers + 1);
+        NDArray upstream;
+        if (keepLast == 0) {
+            upstream = headBackward(scope, x, in, lossScale, nll);
+            ready.layersDone(layers, layers + 1);
+        } else {
+            // the kept layers run with their graph in a scope of their own, freed once their backward is done
+            try (NDManager keptScope = scope.newSubManager()) {
+                NDArray input = leaf(keptScope, x);                         // (B, T, H)
+                x.close();
+                NDArray out = input;
+                for (int layer = recomputed; layer < layers; layer++) {
+                    out = model.decoderLayer(keptScope, layer, out, in.attention, null);
+                }
+                NDArray top = headBackward(keptScope, out, in, lossScale, nll);
+                ready.layersDone(layers, layers + 1);
+                backward(out, top);
+                ready.layersDone(recomputed, layers);
+                upstream = gradientOf(input, scope);
+            }
+        }
         for (int segment = segmentInputs.size() - 1; segment >= 0; segment--) {
             try (NDManager segmentScope = scope.newSubManager()) {
                 NDArray input = leaf(segmentScope, segmentInputs.get(segment));
                 NDArray out = input;
                 int first = segment * checkpointLayers;
-                for (int layer = first; layer < Math.min(layers, first + checkpointLayers); layer++) {
+                int end = Math.min(recomputed, first + checkpointLayers);
+                for (int layer = first; layer < end; layer++) {
                     out = model.decoderLayer(segmentScope, layer, out, in.attention, null);
                 }
                 backward(out, upstream);
-                ready.layersDone(first, Math.min(layers, first + checkpointLayers));
+                ready.layersDone(first, end);
                 upstream.close();
                 upstream = gradientOf(input, scope);
             }

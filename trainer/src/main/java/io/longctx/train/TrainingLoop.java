@@ -59,7 +59,7 @@ final class TrainingLoop {
         this.session = session;
         this.folder = folder;
         this.store = store;
-        this.runner = new StepRunner(session.model(), recipe.run().checkpointLayers(),
+        this.runner = new StepRunner(session.model(), recipe.run().checkpointLayers(), recipe.run().keepLast(),
                 recipe.data().packing().documentAware());
         this.schedule = LrSchedule.of(recipe.train());
         this.configJson = configJson;

@@ -97,6 +97,33 @@ class GradientEquivalenceTest {
     }
 
     @Test
+    void keepingTheLastLayers_givesThePlainGradients_andTellsEachLayerOnce() {
+        List<PackedSequence> batch = List.of(sequence(6, 48, 48, new int[] {0}), sequence(7, 48, 44,
+                new int[] {0, 21}));
+        LlamaModel model = new LlamaModel(weights, sdpa);
+        double plainLoss = new StepRunner(model, 0, false).forwardBackward(manager, batch, 1.0 / 89);
+        Map<String, float[]> plain = gradients();
+        // 4 layers: every layer recomputed but the last, the last 3, or segments of 2 below the kept one
+        for (int[] policy : new int[][] {{1, 1}, {1, 3}, {2, 1}}) {
+            List<int[]> told = new java.util.ArrayList<>();
+            double loss = new StepRunner(model, policy[0], policy[1], false).forwardBackward(manager, batch,
+                    1.0 / 89, (from, to) -> told.add(new int[] {from, to}));
+            assertEquals(plainLoss, loss, 1e-4);
+            assertSameGradients(plain, gradients(), 1e-6f);
+            int[] covered = new int[5];                                   // layers 0-3 and the head (4)
+            for (int[] range : told) {
+                for (int layer = range[0]; layer < range[1]; layer++) {
+                    covered[layer]++;
+                }
+            }
+            assertArrayEquals(new int[] {1, 1, 1, 1, 1}, covered, "every " + policy[0] + " keep " + policy[1]);
+        }
+        io.longctx.LongctxException refused = org.junit.jupiter.api.Assertions.assertThrows(
+                io.longctx.LongctxException.class, () -> new StepRunner(model, 1, 4, false));
+        assertTrue(refused.getMessage().contains("keep_last: must be 0 to 3"), refused.getMessage());
+    }
+
+    @Test
     void checkpointedGradients_equalPlainGradients_whenTheHeadRunsInChunks() {
         int length = 2 * io.longctx.model.ChunkedNll.CHUNK + 77;
         List<PackedSequence> batch = List.of(sequence(3, length, length - 5, new int[] {0}));

@@ -40,6 +40,14 @@ class RecipeErrorsTest {
     }
 
     @Test
+    void keepingEveryLayer_isRefusedWithTheModelsLayerCount() throws Exception {
+        String recipe = base("activation_checkpointing: {every: 1, keep_last: 2}");   // the tiny model has 2 layers
+        String message = load(recipe);
+        assertTrue(message.contains("activation_checkpointing.keep_last: must be below the model's 2 layers, got 2"),
+                message);
+    }
+
+    @Test
     void misspelledNestedKey() throws Exception {
         String recipe = base("").replace("warmup_steps:", "warmpu_steps:");
         String message = load(recipe);
