@@ -26,6 +26,8 @@ public final class PrecisionOps {
                 norm = torch.linalg_vector_norm(x, 2.0, [-1], True, dtype=6)
                 rms = torch.rsqrt(torch.add(torch.div(torch.mul(norm, norm), x.size(-1)), eps))
                 return torch.mul(torch.to(torch.mul(x, rms), x.dtype), w)
+              def swiglu(self: __torch__.LongctxPrecisionOps, gate: Tensor, up: Tensor) -> Tensor:
+                return torch.mul(torch.silu(gate), up)
               def rope(self: __torch__.LongctxPrecisionOps, x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
                 rot = cos.size(-1)
                 half = torch.floordiv(rot, 2)
@@ -95,6 +97,14 @@ public final class PrecisionOps {
      */
     public NDArray rmsNorm(NDArray x, NDArray weight, NDArray eps) {
         return one("rms_norm", x, weight, eps);
+    }
+
+    /**
+     * silu(gate) x up in one call: autograd keeps gate, silu(gate) and up (the SiLU's backward recomputes its
+     * sigmoid), one intermediate fewer than composing sigmoid, two products.
+     */
+    public NDArray swiglu(NDArray gate, NDArray up) {
+        return one("swiglu", gate, up);
     }
 
     /** x cos + rotate_half(x) sin on the first cos.size(-1) channels, computed in fp32, result in x's type. */

@@ -5,7 +5,6 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.nn.Activation;
 import ai.djl.nn.core.Linear;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
@@ -152,9 +151,9 @@ public final class LlamaModel {
             NDArray merged = attended.transpose(0, 2, 1, 3).reshape(b, t, (long) config.numHeads() * hd);
             NDArray residual = x.add(project(merged, p + "self_attn.o_proj"));          // (B, T, H)
             NDArray h2 = rmsNorm(residual, weights.get(p + "post_attention_layernorm.weight"));
-            NDArray gateIn = project(h2, p + "mlp.gate_proj");                           // (B, T, I)
-            NDArray gate = gateIn.mul(Activation.sigmoid(gateIn));                      // silu
-            NDArray mlp = project(gate.mul(project(h2, p + "mlp.up_proj")), p + "mlp.down_proj");
+            NDArray gated = PrecisionOps.shared().swiglu(project(h2, p + "mlp.gate_proj"),
+                    project(h2, p + "mlp.up_proj"));                                     // (B, T, I)
+            NDArray mlp = project(gated, p + "mlp.down_proj");
             NDArray out = residual.add(mlp);                                             // (B, T, H)
             out.attach(scope);
             return out;

@@ -194,11 +194,11 @@ public final class MemoryPlanner {
      * Bytes autograd keeps per token for one decoder layer, following decoderLayer: the layer input and each RMSNorm's
      * normalised value, output and fp32 statistic, q and k after RoPE and v (the
      * kernel saves key/value heads repeated to the query heads), the attention output and its merged copy, the
-     * residual, and five MLP intermediates (gate input, its sigmoid, the SiLU, up, their product); LoRA adds each
+     * residual, and four MLP intermediates (gate input, the SiLU, up, their product); LoRA adds each
      * adapter's rank-sized middle and drops the inputs of frozen projections without an adapter.
      */
     static long savedPerLayerToken(PlanInput in, long h, long q, long inter, int e) {
-        long elements = 6 * h + 5 * q + 5 * inter;
+        long elements = 6 * h + 5 * q + 4 * inter;
         if (in.lora() != null) {
             elements += (long) in.lora().targets().size() * in.lora().rank();
             // a frozen projection needs only its weight in backward, so its input is saved only where an adapter
@@ -226,12 +226,13 @@ public final class MemoryPlanner {
      * segment's scope holds every intermediate, not only what autograd saves): each norm's output and normalised
      * value, the q/k/v projections and their RoPE'd copies, key/value heads repeated for the kernel (grouped-query
      * attention only), the attention output and its merged copy, the output projection, residual, MLP output, the
-     * five MLP intermediates, and each LoRA adapter's intermediates.
+     * four MLP intermediates (gate input, up, the SiLU autograd saves, the product), and each LoRA adapter's
+     * intermediates.
      */
     static long heldPerLayerToken(PlanInput in, long h, long q, long kv, long inter, int e) {
         // the kernel's repeated key/value heads exist only under grouped-query attention
         long repeated = kv < q ? 2 * q : 0;
-        long elements = 8 * h + 4 * q + repeated + 3 * kv + 5 * inter;
+        long elements = 8 * h + 4 * q + repeated + 3 * kv + 4 * inter;
         if (in.lora() != null) {
             // per adapted projection: x A^T (rank), its product with B^T, that scaled, and the sum with the base
             Map<String, Long> outputs = Map.of("q_proj", q, "k_proj", kv, "v_proj", kv, "o_proj", h,
