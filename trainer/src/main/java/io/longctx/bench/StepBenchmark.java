@@ -47,23 +47,33 @@ public final class StepBenchmark {
     private StepBenchmark() {
     }
 
+    /** The checkpointing setting as bench names it: off, on, keepN, selective or selective-keepN. */
+    public static String policy(int checkpointLayers, int keepLast, boolean saveAttention) {
+        if (checkpointLayers == 0) {
+            return "off";
+        }
+        String keep = keepLast > 0 ? "keep" + keepLast : "";
+        return saveAttention ? (keep.isEmpty() ? "selective" : "selective-" + keep) : keep.isEmpty() ? "on" : keep;
+    }
+
     /**
      * @param profileTrace where to write a libtorch profiler trace of one more step after the timed ones (Chrome trace
      *     format), or null for none; its summary goes into the result under "profile"
      */
     public static Map<String, Object> run(String configName, int length, int checkpointLayers, String attentionName,
             int warmup, int steps, Device device, Path profileTrace) {
-        return run(configName, length, checkpointLayers, 0, attentionName, 0, Precision.FP32, Offload.NONE, false,
-                warmup, steps, device, profileTrace);
+        return run(configName, length, checkpointLayers, 0, false, attentionName, 0, Precision.FP32, Offload.NONE,
+                false, warmup, steps, device, profileTrace);
     }
 
     /**
      * @param documentTokens 0 for concat packing (one causal sequence), else document-aware packing with documents
      *     of this many tokens (positions restart and attention stops at each boundary)
      * @param keepLast under checkpointing, the last layers that keep their activations instead of being recomputed
+     * @param saveAttention selective checkpointing (attention outputs kept, the rest of each layer recomputed)
      */
     public static Map<String, Object> run(String configName, int length, int checkpointLayers, int keepLast,
-            String attentionName,
+            boolean saveAttention, String attentionName,
             int documentTokens, Precision precision, Offload offload, boolean lora, int warmup, int steps,
             Device device, Path profileTrace) {
         ModelConfig config = BenchModels.config(configName, length);
@@ -83,7 +93,7 @@ public final class StepBenchmark {
             try (TrainingWeights weights = trainable; AdamW optimizer = new AdamW(weights.masterManager(),
                     weights.masters(), 0.9, 0.95, 1e-8, 0.0)) {
                 StepRunner runner = new StepRunner(new LlamaModel(weights.compute(), attention), checkpointLayers,
-                        keepLast, documentTokens > 0);
+                        keepLast, saveAttention, documentTokens > 0);
                 Random random = new Random(7);
                 double[] times = new double[steps];
                 int handlesBefore = 0;
@@ -112,7 +122,8 @@ public final class StepBenchmark {
                     profile = ops.summary(25);
                     profile.put("trace", profileTrace.toString());
                     System.err.printf(Locale.ROOT, "profile of one step, L=%d, checkpointing %s, trace %s:%n%s",
-                            length, checkpointLayers > 0 ? "on" : "off", profileTrace, ops.table(25));
+                            length, policy(checkpointLayers, keepLast, saveAttention), profileTrace,
+                            ops.table(25));
                 }
                 double[] sorted = times.clone();
                 Arrays.sort(sorted);
@@ -122,6 +133,7 @@ public final class StepBenchmark {
                 result.put("length", length);
                 result.put("checkpointing", checkpointLayers > 0);
                 result.put("keep_last", keepLast);
+                result.put("policy", policy(checkpointLayers, keepLast, saveAttention));
                 result.put("attention", attentionName);
                 result.put("precision", precision.recipeName());
                 result.put("offload", offload.recipeName());
@@ -129,6 +141,9 @@ public final class StepBenchmark {
                 PlanInput plan = new PlanInput(config, length, 1, checkpointLayers, precision, offload,
                         lora ? LORA : null, List.of("*"), attentionName.equals("plain"), device.isGpu(), 1, 0)
                         .keepingLast(keepLast);
+                if (saveAttention) {
+                    plan = plan.selective();
+                }
                 result.put("predicted_peak_mib", MemoryPlanner.plan(plan, Long.MAX_VALUE).devicePeak() >> 20);
                 result.put("step_s", median);
                 result.put("step_times_s", times);

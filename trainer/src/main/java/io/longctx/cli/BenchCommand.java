@@ -71,7 +71,8 @@ final class BenchCommand implements Callable<Integer> {
 
     @Option(names = "--checkpointing", split = ",", defaultValue = "off,on", paramLabel = "off,on",
             description = "Which activation-checkpointing settings to measure: off, on (every layer recomputed), "
-                    + "keepN (on, the last N layers keep their activations) (default ${DEFAULT-VALUE}).")
+                    + "keepN (on, the last N layers keep their activations), selective (attention outputs kept, the "
+                    + "rest recomputed), selective-keepN (default ${DEFAULT-VALUE}).")
     List<String> checkpointing;
 
     @Option(names = "--precision", split = ",", defaultValue = "fp32", paramLabel = "fp32,bf16",
@@ -125,9 +126,9 @@ final class BenchCommand implements Callable<Integer> {
                     + documentTokens);
         }
         for (String setting : checkpointing) {
-            if (!setting.equals("off") && !setting.equals("on") && !setting.matches("keep\\d+")) {
-                throw new LongctxException("--checkpointing takes off, on and/or keepN (on, the last N layers not "
-                        + "recomputed), got '" + setting + "'");
+            if (!setting.matches("off|on|keep\\d+|selective(-keep\\d+)?")) {
+                throw new LongctxException("--checkpointing takes off, on, keepN (on, the last N layers not "
+                        + "recomputed), selective and/or selective-keepN, got '" + setting + "'");
             }
         }
         PrintWriter err = spec.commandLine().getErr();
@@ -148,7 +149,8 @@ final class BenchCommand implements Callable<Integer> {
                             length, setting, attention, p.recipeName());
                     List<String> args = new ArrayList<>(List.of("--config", config, "--length",
                             String.valueOf(length), "--checkpointing", setting.equals("off") ? "0" : "1",
-                            "--keep-last", setting.startsWith("keep") ? setting.substring(4) : "0", "--steps",
+                            "--keep-last", setting.contains("keep") ? setting.replaceAll("\\D", "") : "0",
+                            "--save-attention", String.valueOf(setting.startsWith("selective")), "--steps",
                             String.valueOf(this.steps), "--warmup", String.valueOf(warmup), "--device", device,
                             "--attention", attention, "--document-tokens", String.valueOf(documentTokens),
                             "--precision", p.name(), "--offload", offload.name(), "--lora",
@@ -318,10 +320,15 @@ final class BenchCommand implements Callable<Integer> {
             ((Map<?, ?>) profile.get("self_s_by_category")).forEach((k, v) -> parts.put((String) k,
                     ((Number) v).doubleValue()));
             parts.put("outside operators (Java, JNI)", ((Number) profile.get("outside_ops_s")).doubleValue());
-            rows.put(String.format(Locale.ROOT, "L=%s, checkpointing %s", r.get("length"),
-                    Boolean.TRUE.equals(r.get("checkpointing")) ? "on" : "off"), parts);
+            rows.put(String.format(Locale.ROOT, "L=%s, checkpointing %s", r.get("length"), policyOf(r)), parts);
         }
         return rows;
+    }
+
+    /** A step row's checkpointing setting (off, on, keepN, selective...). */
+    private static String policyOf(Map<String, Object> r) {
+        return r.get("policy") instanceof String policy ? policy
+                : Boolean.TRUE.equals(r.get("checkpointing")) ? "on" : "off";
     }
 
     private Device device() {
@@ -332,7 +339,7 @@ final class BenchCommand implements Callable<Integer> {
             List<Map<String, Object>> attention) {
         out.printf(Locale.ROOT, "fp32 matmul peak: %.1f GFLOP/s; allocator: %s%n", peak,
                 steps.isEmpty() ? "-" : steps.get(0).get("allocator"));
-        out.printf(Locale.ROOT, "%5s %5s %8s %6s %10s %10s %10s %7s %10s %10s %7s %s%n", "prec", "lora", "length",
+        out.printf(Locale.ROOT, "%5s %5s %8s %16s %10s %10s %10s %7s %10s %10s %7s %s%n", "prec", "lora", "length",
                 "ckpt", "step s", "tok/s",
                 "GFLOP/s", "MFU", "peak MiB", "plan MiB", "error", "handles / heap / resident, before->after");
         for (Map<String, Object> r : steps) {
@@ -343,11 +350,9 @@ final class BenchCommand implements Callable<Integer> {
             }
             long measured = ((Number) r.get("peak_rss_mib")).longValue();
             long predicted = ((Number) r.get("predicted_peak_mib")).longValue();
-            out.printf(Locale.ROOT, "%5s %5s %8d %6s %10.3f %10.0f %10.1f %6.1f%% %10d %10d %+6.1f%% %s->%s / %s->%s "
+            out.printf(Locale.ROOT, "%5s %5s %8d %16s %10.3f %10.0f %10.1f %6.1f%% %10d %10d %+6.1f%% %s->%s / %s->%s "
                     + "MiB / %s->%s MiB%n", r.get("precision"), Boolean.TRUE.equals(r.get("lora")) ? "on" : "off",
-                    ((Number) r.get("length")).intValue(), !(Boolean) r.get("checkpointing") ? "off"
-                            : ((Number) r.getOrDefault("keep_last", 0)).intValue() > 0 ? "keep" + r.get("keep_last")
-                            : "on",
+                    ((Number) r.get("length")).intValue(), policyOf(r),
                     ((Number) r.get("step_s")).doubleValue(), ((Number) r.get("tokens_per_s")).doubleValue(),
                     ((Number) r.get("achieved_gflops")).doubleValue(), 100 * ((Number) r.get("mfu")).doubleValue(),
                     measured, predicted, 100.0 * (predicted - measured) / measured, r.get("handles_before"),
@@ -428,6 +433,9 @@ final class BenchCommand implements Callable<Integer> {
         @Option(names = "--keep-last", defaultValue = "0")
         int keepLast;
 
+        @Option(names = "--save-attention", arity = "1", defaultValue = "false")
+        boolean saveAttention;
+
         @Option(names = "--steps", defaultValue = "3")
         int steps;
 
@@ -474,7 +482,8 @@ final class BenchCommand implements Callable<Integer> {
         public Integer call() {
             Device d = device.equals("gpu") ? Device.gpu() : Device.cpu();
             Map<String, Object> result = switch (kind) {
-                case "step" -> StepBenchmark.run(config, length, checkpointing, keepLast, attention, documentTokens,
+                case "step" -> StepBenchmark.run(config, length, checkpointing, keepLast, saveAttention, attention,
+                        documentTokens,
                         precision, offload, lora, warmup, steps, d, profile);
                 case "attention" -> StepBenchmark.attention(length, heads, headDim, plain, d);
                 case "validation" -> ValidationBenchmark.run(config, length, d);

@@ -55,8 +55,7 @@ final class PlanCommand implements Callable<Integer> {
         } else {
             out.printf(Locale.ROOT, "%s: %s, seq_len %d x micro_batch %d, %s, checkpointing %s, optimizer state "
                     + "on %s%s%n", r.file(), r.architecture().modelType(), r.data().packing().seqLen(),
-                    r.train().microBatch(), r.run().precision().recipeName(), r.run().checkpointLayers() == 0 ? "off"
-                    : "every " + r.run().checkpointLayers(), r.run().offload().recipeName().equals("host") ? "host"
+                    r.train().microBatch(), r.run().precision().recipeName(), r.run().checkpointingLabel(), r.run().offload().recipeName().equals("host") ? "host"
                     : "device", r.lora() == null ? ", full fine-tuning" : ", LoRA rank " + r.lora().rank());
             if (devices > 1) {
                 out.printf(Locale.ROOT, "%d ranks, optimizer state %s%n", devices, r.run().shardOptimizer()

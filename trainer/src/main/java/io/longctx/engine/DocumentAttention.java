@@ -4,7 +4,10 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.index.NDIndex;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
+import java.util.function.Function;
 
 /**
  * Attention over packed documents that must not see each other: causal attention on each document's slice of
@@ -50,36 +53,89 @@ public final class DocumentAttention {
      * @return (B, heads, T, hd)
      */
     public static NDArray attend(Attention attention, NDArray q, NDArray k, NDArray v, int[][] starts) {
-        long t = q.getShape().get(2);
+        return assemble(slices(starts, q.getShape().get(2)),
+                s -> attention.attend(slice(q, s), slice(k, s), slice(v, s), true));
+    }
+
+    /**
+     * As {@link #attend}, keeping what the backward needs; each slice's log-sum-exp (b, heads, to - from) is
+     * assembled like the output, into (B, heads, T).
+     */
+    public static SdpaAttention.Saved attendSaving(SdpaAttention sdpa, NDArray q, NDArray k, NDArray v,
+            int[][] starts) {
+        List<List<Slice>> groups = slices(starts, q.getShape().get(2));
+        List<SdpaAttention.Saved> perSlice = new ArrayList<>();
+        NDArray output = assemble(groups, s -> {
+            SdpaAttention.Saved saved = sdpa.attendSaving(slice(q, s), slice(k, s), slice(v, s));
+            perSlice.add(saved);
+            return saved.output();
+        });
+        int[] next = {0};
+        return new SdpaAttention.Saved(output, assemble(groups, s -> perSlice.get(next[0]++).logSumExp()));
+    }
+
+    /** d(loss)/d(q, k, v) of an {@link #attendSaving} call from d(loss)/d(output), slice by slice. */
+    public static NDList gradients(SdpaAttention sdpa, NDArray gradOutput, NDArray q, NDArray k, NDArray v,
+            SdpaAttention.Saved saved, int[][] starts) {
+        List<List<Slice>> groups = slices(starts, q.getShape().get(2));
+        List<NDList> perSlice = new ArrayList<>();
+        for (List<Slice> group : groups) {
+            for (Slice s : group) {
+                perSlice.add(sdpa.gradients(slice(gradOutput, s), slice(q, s), slice(k, s), slice(v, s),
+                        new SdpaAttention.Saved(slice(saved.output(), s), slice(saved.logSumExp(), s))));
+            }
+        }
+        NDList gradients = new NDList();
+        for (int which = 0; which < 3; which++) {
+            int[] next = {0};
+            int w = which;
+            gradients.add(assemble(groups, s -> perSlice.get(next[0]++).get(w)));
+        }
+        return gradients;
+    }
+
+    /** A slice causal attention runs on: rows selected by {@code batch}, positions [from, to). */
+    private record Slice(String batch, long from, long to, boolean whole) {
+    }
+
+    /**
+     * The slices of a (B, T) batch, grouped by rows: one group for all rows when they share their document
+     * boundaries, else one per row; within a group, one slice per document.
+     */
+    private static List<List<Slice>> slices(int[][] starts, long t) {
         boolean shared = Arrays.stream(starts).allMatch(row -> Arrays.equals(row, starts[0]));
-        if (shared) {
-            return rows(attention, q, k, v, starts[0], t, ":");
+        List<List<Slice>> groups = new ArrayList<>();
+        for (int b = 0; b < (shared ? 1 : starts.length); b++) {
+            String batch = shared ? ":" : b + ":" + (b + 1);
+            int[] row = starts[b];
+            List<Slice> group = new ArrayList<>();
+            for (int i = 0; i < row.length; i++) {
+                long to = i + 1 < row.length ? row[i + 1] : t;
+                group.add(new Slice(batch, row[i], to, shared && row.length == 1));
+            }
+            groups.add(group);
         }
+        return groups;
+    }
+
+    /** The results of each slice, concatenated along T within a group and the groups along B. */
+    private static NDArray assemble(List<List<Slice>> groups, Function<Slice, NDArray> attend) {
         NDList rows = new NDList();
-        for (int b = 0; b < starts.length; b++) {
-            rows.add(rows(attention, q, k, v, starts[b], t, b + ":" + (b + 1)));
+        for (List<Slice> group : groups) {
+            NDList parts = new NDList();
+            for (Slice s : group) {
+                parts.add(attend.apply(s));                                      // (b, ..., to - from, ...)
+            }
+            rows.add(parts.size() == 1 ? parts.get(0) : NDArrays.concat(parts, 2));
         }
-        return NDArrays.concat(rows, 0);
+        return rows.size() == 1 ? rows.get(0) : NDArrays.concat(rows, 0);
     }
 
-    /** Causal attention per segment of the rows selected by {@code batch}, concatenated along T. */
-    private static NDArray rows(Attention attention, NDArray q, NDArray k, NDArray v, int[] starts, long t,
-            String batch) {
-        if (starts.length == 1) {
-            return batch.equals(":") ? attention.attend(q, k, v, true)
-                    : attention.attend(slice(q, batch, 0, t), slice(k, batch, 0, t), slice(v, batch, 0, t), true);
+    /** The slice of x (B, heads, T, ...) along B and T. */
+    private static NDArray slice(NDArray x, Slice s) {
+        if (s.whole()) {
+            return x;
         }
-        NDList parts = new NDList();
-        for (int i = 0; i < starts.length; i++) {
-            long from = starts[i];
-            long to = i + 1 < starts.length ? starts[i + 1] : t;
-            parts.add(attention.attend(slice(q, batch, from, to), slice(k, batch, from, to), slice(v, batch, from, to),
-                    true));                                                      // (b, heads, to-from, hd)
-        }
-        return NDArrays.concat(parts, 2);
-    }
-
-    private static NDArray slice(NDArray x, String batch, long from, long to) {
-        return x.get(new NDIndex(batch + ", :, {}:{}", from, to));
+        return x.get(new NDIndex(s.batch() + ", :, {}:{}", s.from(), s.to()));
     }
 }

@@ -124,6 +124,31 @@ public final class LlamaModel {
      * temporaries live in a sub-manager closed before returning (autograd keeps what backward needs by itself).
      */
     public NDArray decoderLayer(NDManager scope, int layer, NDArray input, AttentionInputs in, KvCache cache) {
+        return decoderLayer(scope, layer, input, in, cache, this::attend);
+    }
+
+    /**
+     * How a decoder layer turns q (B, heads, T, hd), k and v (B, kvHeads, S, hd) into the attention output
+     * (B, heads, T, hd). Activation checkpointing substitutes its own to keep or reuse that output.
+     */
+    @FunctionalInterface
+    public interface AttentionStep {
+        NDArray attend(NDArray q, NDArray k, NDArray v, AttentionInputs in);
+    }
+
+    /** The model's attention: causal, and per document where packed documents must not see each other. */
+    public NDArray attend(NDArray q, NDArray k, NDArray v, AttentionInputs in) {
+        return in.documentStarts() == null ? attention.attend(q, k, v, true)
+                : DocumentAttention.attend(attention, q, k, v, in.documentStarts());
+    }
+
+    public Attention attention() {
+        return attention;
+    }
+
+    /** One decoder block as above, its attention computed by {@code step}. */
+    public NDArray decoderLayer(NDManager scope, int layer, NDArray input, AttentionInputs in, KvCache cache,
+            AttentionStep step) {
         try (NDManager layerScope = scope.newSubManager()) {
             String p = "model.layers." + layer + ".";
             long b = input.getShape().get(0);
@@ -146,8 +171,7 @@ public final class LlamaModel {
                 k = full.get(0);                                                         // (B, nkv, S, hd)
                 v = full.get(1);
             }
-            NDArray attended = in.documentStarts() == null ? attention.attend(q, k, v, true)
-                    : DocumentAttention.attend(attention, q, k, v, in.documentStarts());  // (B, nh, T, hd)
+            NDArray attended = step.attend(q, k, v, in);                                // (B, nh, T, hd)
             NDArray merged = attended.transpose(0, 2, 1, 3).reshape(b, t, (long) config.numHeads() * hd);
             NDArray residual = x.add(project(merged, p + "self_attn.o_proj"));          // (B, T, H)
             NDArray h2 = rmsNorm(residual, weights.get(p + "post_attention_layernorm.weight"));

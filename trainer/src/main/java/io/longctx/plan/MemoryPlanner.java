@@ -100,8 +100,15 @@ public final class MemoryPlanner {
         } else {
             int kept = Math.min(in.keepLast(), layers - 1);
             int segments = (layers - kept + k - 1) / k;
-            parts.add(new Part("activations saved by checkpointing (" + segments + " segment inputs)",
-                    segments * residual, Where.DEVICE));
+            if (in.saveAttention()) {
+                // each layer's input, its attention output and the kernel's fp32 log-sum-exp per head
+                parts.add(new Part("activations saved by selective checkpointing (" + segments + " layers' inputs "
+                        + "and attention outputs)", segments * (residual + savedAttentionPerToken(in, e) * tokens),
+                        Where.DEVICE));
+            } else {
+                parts.add(new Part("activations saved by checkpointing (" + segments + " segment inputs)",
+                        segments * residual, Where.DEVICE));
+            }
             if (kept > 0) {
                 // held from the forward until their backward, which runs first (an upper bound for later phases)
                 parts.add(new Part("activations of the last " + kept + " layer(s), kept (keep_last)",
@@ -115,6 +122,9 @@ public final class MemoryPlanner {
                 : tokens * q * 2 * FP32;                                          // flash kernel's fp32 accumulators
         long recompute = k == 0 ? 0
                 : k * heldPerLayerToken(in, h, q, (long) m.numKvHeads() * m.headDim(), inter, e) * tokens;
+        if (in.saveAttention() && k > 0) {
+            recompute -= savedAttentionPerToken(in, e) * tokens;                // kept from the forward, not remade
+        }
         // under checkpointing the upstream gradient and the segment's input leaf live beside the recompute
         long layerPhase = recompute + layerBackward + attention + (k == 0 ? 0 : 2 * residual);
         long chunk = (long) in.microBatch() * Math.min(in.seqLen(), ChunkedNll.CHUNK);
@@ -219,6 +229,11 @@ public final class MemoryPlanner {
         }
         long bytes = elements * e + (long) in.model().numHeads() * FP32;   // the kernel's log-sum-exp per head
         return bytes + 2 * FP32;                                            // each norm's fp32 statistic
+    }
+
+    /** Bytes per token selective checkpointing keeps of one layer's attention: its output and log-sum-exp. */
+    static long savedAttentionPerToken(PlanInput in, int e) {
+        return (long) in.model().numHeads() * in.model().headDim() * e + (long) in.model().numHeads() * FP32;
     }
 
     /**

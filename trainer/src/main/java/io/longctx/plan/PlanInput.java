@@ -18,10 +18,12 @@ import java.util.List;
  * @param shardOptimizer with several devices, each holds 1/devices of the optimizer moments (optimizer.shard)
  * @param bucketBytes the size of one gradient all-reduce bucket (distributed.bucket_mb)
  * @param keepLast under checkpointing, the last layers that keep their activations (activation_checkpointing.keep_last)
+ * @param saveAttention selective checkpointing: each recomputed layer also keeps its attention output and log-sum-exp
  */
 public record PlanInput(ModelConfig model, int seqLen, int microBatch, int checkpointLayers, Precision precision,
         Offload offload, LoraConfig lora, List<String> trainable, boolean plainAttention, boolean gpu,
-        int devices, int passkeyLength, boolean shardOptimizer, long bucketBytes, int keepLast) {
+        int devices, int passkeyLength, boolean shardOptimizer, long bucketBytes, int keepLast,
+        boolean saveAttention) {
 
     public PlanInput {
         trainable = List.copyOf(trainable);
@@ -32,13 +34,13 @@ public record PlanInput(ModelConfig model, int seqLen, int microBatch, int check
             Offload offload, LoraConfig lora, List<String> trainable, boolean plainAttention, boolean gpu,
             int devices, int passkeyLength) {
         this(model, seqLen, microBatch, checkpointLayers, precision, offload, lora, trainable, plainAttention, gpu,
-                devices, passkeyLength, false, io.longctx.distributed.DistributedConfig.DEFAULT.bucketBytes(), 0);
+                devices, passkeyLength, false, io.longctx.distributed.DistributedConfig.DEFAULT.bucketBytes(), 0, false);
     }
 
     /** The same run on {@code devices} ranks, its optimizer state sharded or replicated. */
     public PlanInput onDevices(int count, boolean shard) {
         return new PlanInput(model, seqLen, microBatch, checkpointLayers, precision, offload, lora, trainable,
-                plainAttention, gpu, count, passkeyLength, shard, bucketBytes, keepLast);
+                plainAttention, gpu, count, passkeyLength, shard, bucketBytes, keepLast, saveAttention);
     }
 
     public static PlanInput of(Recipe recipe, int devices) {
@@ -48,17 +50,24 @@ public record PlanInput(ModelConfig model, int seqLen, int microBatch, int check
                 recipe.run().device() == io.longctx.train.RunConfig.Device.GPU, devices,
                 recipe.eval().every() > 0 && recipe.eval().passkey() != null
                         ? java.util.Collections.max(recipe.eval().passkey().lengths()) : 0,
-                recipe.run().shardOptimizer(), recipe.run().distributed().bucketBytes(), recipe.run().keepLast());
+                recipe.run().shardOptimizer(), recipe.run().distributed().bucketBytes(), recipe.run().keepLast(),
+                recipe.run().saveAttention());
     }
 
     public PlanInput withLength(int length) {
         return new PlanInput(model, length, microBatch, checkpointLayers, precision, offload, lora, trainable,
-                plainAttention, gpu, devices, passkeyLength, shardOptimizer, bucketBytes, keepLast);
+                plainAttention, gpu, devices, passkeyLength, shardOptimizer, bucketBytes, keepLast, saveAttention);
     }
 
     /** The same run keeping the last {@code layers} decoder layers' activations under checkpointing. */
     public PlanInput keepingLast(int layers) {
         return new PlanInput(model, seqLen, microBatch, checkpointLayers, precision, offload, lora, trainable,
-                plainAttention, gpu, devices, passkeyLength, shardOptimizer, bucketBytes, layers);
+                plainAttention, gpu, devices, passkeyLength, shardOptimizer, bucketBytes, layers, saveAttention);
+    }
+
+    /** The same run under selective checkpointing (one layer per segment, attention outputs kept). */
+    public PlanInput selective() {
+        return new PlanInput(model, seqLen, microBatch, 1, precision, offload, lora, trainable, plainAttention, gpu,
+                devices, passkeyLength, shardOptimizer, bucketBytes, keepLast, true);
     }
 }

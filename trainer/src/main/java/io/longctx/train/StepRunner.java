@@ -8,7 +8,10 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
 import io.longctx.data.pack.PackedSequence;
+import ai.djl.ndarray.NDList;
+import io.longctx.engine.DocumentAttention;
 import io.longctx.engine.PrecisionOps;
+import io.longctx.engine.SdpaAttention;
 import io.longctx.engine.Tensors;
 import io.longctx.model.ChunkedNll;
 import io.longctx.model.LlamaModel;
@@ -24,6 +27,10 @@ import java.util.Map;
  * k-layer segment, and backward recomputes each segment with a graph, last to first, feeding the gradient of its
  * output and taking the gradient of its input to the previous segment. The last {@code keepLast} layers may keep
  * their graph instead (no recompute: faster, their activations held until their backward, which runs first).
+ * Selective checkpointing ({@code saveAttention}) recomputes every layer but its attention: the forward keeps each
+ * layer's attention output and log-sum-exp, and backward recomputes the norms, projections, RoPE and MLP around it,
+ * backpropagates to the attention output, takes the fused kernel's own backward to q, k and v, and continues into
+ * the projections before it, so the attention forward (the costliest part at long lengths) runs once.
  * Peak memory grows linearly with length.
  */
 public final class StepRunner {
@@ -31,6 +38,7 @@ public final class StepRunner {
     private final ChunkedNll head;
     private final int checkpointLayers;
     private final int keepLast;
+    private final SdpaAttention savingAttention;
     private final boolean documentAware;
 
     /**
@@ -46,6 +54,19 @@ public final class StepRunner {
      *     (fewer than the model's layers)
      */
     public StepRunner(LlamaModel model, int checkpointLayers, int keepLast, boolean documentAware) {
+        this(model, checkpointLayers, keepLast, false, documentAware);
+    }
+
+    /**
+     * @param saveAttention selective checkpointing: every layer recomputed but its attention, whose output is kept
+     *     (needs one layer per segment and the fused attention)
+     */
+    public StepRunner(LlamaModel model, int checkpointLayers, int keepLast, boolean saveAttention,
+            boolean documentAware) {
+        if (saveAttention && (checkpointLayers != 1 || !(model.attention() instanceof SdpaAttention))) {
+            throw new io.longctx.LongctxException("activation_checkpointing: selective saves the fused attention's "
+                    + "output per layer; it needs attention: sdpa and one layer per segment");
+        }
         if (keepLast < 0 || keepLast >= Math.max(1, model.config().numLayers())) {
             throw new io.longctx.LongctxException("activation_checkpointing.keep_last: must be 0 to "
                     + (model.config().numLayers() - 1) + " for this model's " + model.config().numLayers()
@@ -55,6 +76,7 @@ public final class StepRunner {
         this.head = new ChunkedNll(model);
         this.checkpointLayers = checkpointLayers;
         this.keepLast = checkpointLayers == 0 ? 0 : keepLast;
+        this.savingAttention = saveAttention ? (SdpaAttention) model.attention() : null;
         this.documentAware = documentAware;
     }
 
@@ -173,13 +195,22 @@ public final class StepRunner {
         int layers = model.config().numLayers();
         int recomputed = layers - keepLast;                                 // layers [0, recomputed) in segments
         List<NDArray> segmentInputs = new ArrayList<>();
+        List<SdpaAttention.Saved> savedAttention = new ArrayList<>();
         JniUtils.setGradMode(false);
         NDArray x = model.embed(scope, in.ids);
         for (int layer = 0; layer < recomputed; layer++) {
             if (layer % checkpointLayers == 0) {
                 segmentInputs.add(x);
             }
-            NDArray next = model.decoderLayer(scope, layer, x, in.attention, null);
+            NDArray next = savingAttention == null ? model.decoderLayer(scope, layer, x, in.attention, null)
+                    : model.decoderLayer(scope, layer, x, in.attention, null, (q, k, v, inputs) -> {
+                        SdpaAttention.Saved saved = inputs.documentStarts() == null
+                                ? savingAttention.attendSaving(q, k, v)
+                                : DocumentAttention.attendSaving(savingAttention, q, k, v, inputs.documentStarts());
+                        saved.attach(scope);
+                        savedAttention.add(saved);
+                        return saved.output();                                 // (B, nh, T, hd)
+                    });
             if (layer % checkpointLayers != 0) {
                 x.close();
             }
@@ -208,6 +239,14 @@ public final class StepRunner {
             }
         }
         for (int segment = segmentInputs.size() - 1; segment >= 0; segment--) {
+            if (savingAttention != null) {
+                NDArray next = selectiveBackward(scope, segment, segmentInputs.get(segment),
+                        savedAttention.get(segment), in.attention, upstream);
+                ready.layersDone(segment, segment + 1);
+                upstream.close();
+                upstream = next;
+                continue;
+            }
             try (NDManager segmentScope = scope.newSubManager()) {
                 NDArray input = leaf(segmentScope, segmentInputs.get(segment));
                 NDArray out = input;
@@ -230,6 +269,40 @@ public final class StepRunner {
         }
         JniUtils.setGradMode(false);
         return nll[0];
+    }
+
+    /**
+     * Backward of one layer whose attention output was kept: the layer is recomputed with the kept output as a leaf
+     * in place of attention, backpropagated to that leaf and (through the residual) to the layer's input; the
+     * kernel's backward turns the leaf's gradient into those of q, k and v, which continue through RoPE, the
+     * projections and the norm to the input. Frees what the layer kept; returns d(loss)/d(input) attached to scope.
+     */
+    private NDArray selectiveBackward(NDManager scope, int layer, NDArray keptInput, SdpaAttention.Saved saved,
+            LlamaModel.AttentionInputs attention, NDArray upstream) {
+        try (NDManager layerScope = scope.newSubManager()) {
+            NDArray input = leaf(layerScope, keptInput);                        // (B, T, H)
+            keptInput.close();
+            NDArray output = saved.output();                                    // (B, nh, T, hd)
+            output.setRequiresGradient(true);
+            NDList qkv = new NDList(3);
+            NDArray out = model.decoderLayer(layerScope, layer, input, attention, null, (q, k, v, inputs) -> {
+                for (NDArray t : new NDArray[] {q, k, v}) {
+                    t.attach(layerScope);                                       // outlive the layer's own scope
+                    qkv.add(t);
+                }
+                return output;
+            });
+            backward(out, upstream);              // output projection, MLP, norms after attention, residual path
+            NDArray gradOutput = output.getGradient();
+            gradOutput.attach(layerScope);
+            NDList gradients = attention.documentStarts() == null
+                    ? savingAttention.gradients(gradOutput, qkv.get(0), qkv.get(1), qkv.get(2), saved)
+                    : DocumentAttention.gradients(savingAttention, gradOutput, qkv.get(0), qkv.get(1), qkv.get(2),
+                            saved, attention.documentStarts());
+            savingAttention.backwardInto(qkv, gradients);       // RoPE, q/k/v projections, norm, into the input
+            saved.close();
+            return gradientOf(input, scope);
+        }
     }
 
     /**

@@ -267,8 +267,7 @@ public final class Trainer {
                     architecture.modelType(), Parameters.count(weights.compute().tensors()),
                     Parameters.count(weights.trainable()),
                     architecture.ropeScaling().ropeType(), architecture.ropeScaling().factor(), store.seqLen(),
-                    recipe.run().checkpointLayers() == 0 ? "off"
-                            : "every " + recipe.run().checkpointLayers() + " layer(s)", run.attention(),
+                    run.checkpointingLabel(), run.attention(),
                     run.precision().recipeName(), run.offload() == Offload.HOST ? "host" : "device"));
             if (group != null) {
                 log.accept(String.format(Locale.ROOT, "ranks: %d (this is rank %d), %d of the step's %d "

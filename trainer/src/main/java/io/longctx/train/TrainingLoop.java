@@ -60,7 +60,7 @@ final class TrainingLoop {
         this.folder = folder;
         this.store = store;
         this.runner = new StepRunner(session.model(), recipe.run().checkpointLayers(), recipe.run().keepLast(),
-                recipe.data().packing().documentAware());
+                recipe.run().saveAttention(), recipe.data().packing().documentAware());
         this.schedule = LrSchedule.of(recipe.train());
         this.configJson = configJson;
         this.recipeYaml = ResolvedRecipe.yaml(recipe);

@@ -109,6 +109,25 @@ class MemoryPlannerTest {
     }
 
     @Test
+    void selectiveCheckpointing_keepsEachLayersAttentionOutput_andDoesNotRemakeIt() {
+        // small at 8k in fp32: 8 layers, hidden 512, 8 heads of 64
+        ModelConfig small = io.longctx.bench.BenchModels.config("small", 8192);
+        PlanInput everyLayer = new PlanInput(small, 8192, 1, 1, Precision.FP32, Offload.NONE, null, List.of("*"),
+                false, false, 1, 0);
+        MemoryPlan full = MemoryPlanner.plan(everyLayer, Long.MAX_VALUE);
+        MemoryPlan selective = MemoryPlanner.plan(everyLayer.selective(), Long.MAX_VALUE);
+        long residual = 8192L * 512 * 4;
+        long attention = 8192L * (512 * 4 + 8 * 4);                     // output (T, 8 x 64) and log-sum-exp (T, 8)
+        assertEquals(8 * residual, part(full, "activations saved by checkpointing"));
+        assertEquals(8 * (residual + attention), part(selective, "activations saved by selective"));
+        assertEquals(part(full, "one segment") - attention, part(selective, "one segment"));  // not remade
+        MemoryPlan off = MemoryPlanner.plan(new PlanInput(small, 8192, 1, 0, Precision.FP32, Offload.NONE, null,
+                List.of("*"), false, false, 1, 0), Long.MAX_VALUE);
+        assertTrue(full.devicePeak() < selective.devicePeak() && selective.devicePeak() < off.devicePeak(),
+                full.devicePeak() + " < " + selective.devicePeak() + " < " + off.devicePeak());
+    }
+
+    @Test
     void bf16ActivationsAtMostHalfOfFp32_atEightThousandTokensWithCheckpointing() {
         ModelConfig small = io.longctx.bench.BenchModels.config("small", 8192);
         long[] activations = new long[2];

@@ -136,6 +136,36 @@ class GradientEquivalenceTest {
     }
 
     @Test
+    void selectiveCheckpointing_givesThePlainGradients_withAndWithoutDocuments_andKeptLayers() {
+        // grouped-query heads (4 query, 2 key/value), rows with different document boundaries and padding
+        List<PackedSequence> batch = List.of(sequence(21, 40, 40, new int[] {0, 9, 30}),
+                sequence(22, 40, 33, new int[] {0, 17}));
+        LlamaModel model = new LlamaModel(weights, sdpa);
+        for (boolean documents : new boolean[] {false, true}) {
+            double plainLoss = new StepRunner(model, 0, documents).forwardBackward(manager, batch, 1.0 / 71);
+            Map<String, float[]> plain = gradients();
+            for (int keep : new int[] {0, 1}) {
+                List<int[]> told = new java.util.ArrayList<>();
+                double loss = new StepRunner(model, 1, keep, true, documents).forwardBackward(manager, batch,
+                        1.0 / 71, (from, to) -> told.add(new int[] {from, to}));
+                assertEquals(plainLoss, loss, 1e-4);
+                assertSameGradients(plain, gradients(), 1e-6f);
+                int[] covered = new int[5];
+                for (int[] range : told) {
+                    for (int layer = range[0]; layer < range[1]; layer++) {
+                        covered[layer]++;
+                    }
+                }
+                assertArrayEquals(new int[] {1, 1, 1, 1, 1}, covered, "documents " + documents + " keep " + keep);
+            }
+        }
+        io.longctx.LongctxException plainRefused = org.junit.jupiter.api.Assertions.assertThrows(
+                io.longctx.LongctxException.class,
+                () -> new StepRunner(new LlamaModel(weights, new PlainAttention()), 1, 0, true, false));
+        assertTrue(plainRefused.getMessage().contains("attention: sdpa"), plainRefused.getMessage());
+    }
+
+    @Test
     void checkpointedGradients_equalPlainGradients_withDocumentMasking() {
         List<PackedSequence> batch = List.of(sequence(5, 40, 40, new int[] {0, 9, 30}));
         LlamaModel model = new LlamaModel(weights, sdpa);

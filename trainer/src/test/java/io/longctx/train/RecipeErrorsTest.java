@@ -48,6 +48,25 @@ class RecipeErrorsTest {
     }
 
     @Test
+    void selectiveCheckpointing_refusesWhatItCannotKeep() throws Exception {
+        String unknown = load(base("activation_checkpointing: {policy: selective, save: [attention, mlp]}"));
+        assertTrue(unknown.contains("activation_checkpointing.save: must list what each layer keeps, from "
+                + "[attention]; got [attention, mlp]"), unknown);
+        String everyTwo = load(base("activation_checkpointing: {policy: selective, every: 2}"));
+        assertTrue(everyTwo.contains("activation_checkpointing.every: selective checkpointing recomputes one layer "
+                + "at a time"), everyTwo);
+        String saveWithout = load(base("activation_checkpointing: {every: 1, save: [attention]}"));
+        assertTrue(saveWithout.contains("activation_checkpointing.save: names what selective checkpointing keeps; "
+                + "set policy: selective"), saveWithout);
+        String plain = load(base("activation_checkpointing: selective\nattention: plain"));
+        assertTrue(plain.contains("activation_checkpointing: selective keeps the fused attention's output and "
+                + "log-sum-exp; it needs attention: sdpa"), plain);
+        String policy = load(base("activation_checkpointing: {policy: sometimes}"));
+        assertTrue(policy.contains("activation_checkpointing.policy: must be every_layer or selective, got "
+                + "'sometimes'"), policy);
+    }
+
+    @Test
     void misspelledNestedKey() throws Exception {
         String recipe = base("").replace("warmup_steps:", "warmpu_steps:");
         String message = load(recipe);

@@ -51,6 +51,20 @@ class RecipeRoundTripTest {
         }
     }
 
+    @ParameterizedTest
+    @ValueSource(strings = {"selective", "{policy: selective, save: [attention], keep_last: 1}", "every_layer",
+        "{every: 2}", "off"})
+    void checkpointingPolicies_surviveTheResolvedRecipe(String policy) throws Exception {
+        Path file = TinyRuns.writeRecipe(tmp, 4, "activation_checkpointing: " + policy);
+        Recipe recipe = Recipe.load(file, List.of());
+        Path again = tmp.resolve("again.yaml");
+        Files.writeString(again, ResolvedRecipe.yaml(recipe));
+        Recipe reread = Recipe.parse(RecipeNode.load(again), again, tmp);
+        assertEquals(recipe.run(), reread.run());
+        assertEquals(policy.contains("selective"), reread.run().saveAttention());
+        assertEquals(policy.contains("keep_last: 1") ? 1 : 0, reread.run().keepLast());
+    }
+
     @Test
     void dynamicYarn_keepsItsMethodInTheResolvedForm() {
         Map<String, Object> map = new io.longctx.rope.YarnScaling(2, 32, 32, 1, null, null, null, true, true).toMap();
