@@ -73,8 +73,9 @@ for length in "${list[@]}"; do
   done
 done
 echo "longctx: $config $lengths" >&2
+# longctx also runs its selective checkpointing (attention outputs kept), set beside PyTorch's full recompute
 [ -f "$out/longctx.json" ] || "$root/scripts/longctx" bench --config "$config" --lengths "$lengths" --attention sdpa --skip-attention \
-  --steps "$steps" --warmup 1 --out "$out/longctx.json" > /dev/null
+  --checkpointing off,on,selective --steps "$steps" --warmup 1 --out "$out/longctx.json" > /dev/null
 
 "$venv/bin/python" - "$out" <<'PY'
 import json, sys, pathlib
@@ -87,6 +88,7 @@ for name in ("eager", "compile", "debian"):
 measured = lambda name: [r for r in rows.get(name, []) if "failed" not in r]
 ours = json.loads((out / "longctx.json").read_text())
 key = lambda r: (r["length"], bool(r["checkpointing"]))
+policy = lambda r: r.get("policy", "on" if r["checkpointing"] else "off")
 def find(name, k):
     return next((r for r in rows.get(name, []) if key(r) == k), None)
 eager = measured("eager")[0]
@@ -104,7 +106,7 @@ print("|" + "---|" * (head.count("|") - 1))
 for r in ours["steps"]:
     k = key(r)
     e, c, d = find("eager", k), find("compile", k), find("debian", k)
-    cells = [str(k[0]), "on" if k[1] else "off", "%.3f" % r["step_s"]]
+    cells = [str(k[0]), policy(r), "%.3f" % r["step_s"]]
     for t in (e, c) + ((d,) if measured("debian") else ()):
         if t is None or "failed" in t:
             cells += ["failed (%s)" % t["failed"] if t else "-", "-"]
@@ -114,10 +116,12 @@ for r in ours["steps"]:
     cells.append("%d / %s / %s" % (r["peak_rss_mib"], rss(e), rss(c)))
     print("| " + " | ".join(cells) + " |")
 for length in sorted({r["length"] for r in ours["steps"]}):
-    on = next((r for r in ours["steps"] if key(r) == (length, True)), None)
-    off = next((r for r in ours["steps"] if key(r) == (length, False)), None)
+    mine = {policy(r): r for r in ours["steps"] if r["length"] == length}
+    off = mine.get("off")
     e_on, e_off = find("eager", (length, True)), find("eager", (length, False))
-    if on and off and e_on and e_off and "failed" not in e_on and "failed" not in e_off:
-        print("L=%d: checkpointing costs longctx %.2fx its plain step, PyTorch eager %.2fx" % (
-            length, on["step_s"] / off["step_s"], e_on["step_s"] / e_off["step_s"]))
+    for name in ("on", "selective"):
+        on = mine.get(name)
+        if on and off and e_on and e_off and "failed" not in e_on and "failed" not in e_off:
+            print("L=%d: checkpointing %s costs longctx %.2fx its plain step; PyTorch eager's full recompute %.2fx"
+                  % (length, name, on["step_s"] / off["step_s"], e_on["step_s"] / e_off["step_s"]))
 PY

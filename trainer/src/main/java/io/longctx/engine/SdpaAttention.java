@@ -47,7 +47,6 @@ public final class SdpaAttention implements Attention, AutoCloseable {
                 if rep > 1:
                   k = torch.repeat_interleave(k, rep, 1)
                   v = torch.repeat_interleave(v, rep, 1)
-                grad = torch.contiguous(grad)
                 dq, dk, dv = torch._scaled_dot_product_flash_attention_for_cpu_backward(grad, q, k, v, out, lse, 0.0, True)
                 if rep > 1:
                   shape = [k.size(0), kv_heads, rep, k.size(2), k.size(3)]
