@@ -171,7 +171,9 @@ public final class LlamaModel {
                 k = full.get(0);                                                         // (B, nkv, S, hd)
                 v = full.get(1);
             }
-            NDArray attended = step.attend(q, k, v, in);                                // (B, nh, T, hd)
+            NDArray attended = step.attend(q, k, v, in).reshape(b, config.numHeads(), t, hd); // (B, nh, T, hd)
+            // a kept output (selective checkpointing) lives in the step's scope: a view here keeps what follows in this one
+            attended.attach(layerScope);
             NDArray merged = attended.transpose(0, 2, 1, 3).reshape(b, t, (long) config.numHeads() * hd);
             NDArray residual = x.add(project(merged, p + "self_attn.o_proj"));          // (B, T, H)
             NDArray h2 = rmsNorm(residual, weights.get(p + "post_attention_layernorm.weight"));

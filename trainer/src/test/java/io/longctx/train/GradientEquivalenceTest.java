@@ -262,4 +262,26 @@ class GradientEquivalenceTest {
             JniUtils.setGradMode(grad);
         }
     }
+
+    @Test
+    void aKeptAttentionOutput_leavesNothingOfTheLayerInItsManager() {
+        // selective checkpointing keeps each layer's attention output in the step's scope; what the layer derives
+        // from it (the merged heads, the output projection) must still be freed with the layer
+        LlamaModel model = new LlamaModel(weights, sdpa);
+        ModelConfig config = model.config();
+        int t = 16;
+        try (NDManager step = manager.newSubManager(); NDManager kept = manager.newSubManager()) {
+            LlamaModel.AttentionInputs inputs = model.contiguousInputs(step, 0, t);
+            NDArray x = step.randomNormal(new ai.djl.ndarray.types.Shape(1, t, config.hiddenSize()));
+            NDArray[] output = new NDArray[1];
+            int before = kept.getManagedArrays().size();
+            NDArray out = model.decoderLayer(step, 0, x, inputs, null, (q, k, v, in) -> {
+                output[0] = sdpa.attend(q, k, v, true);
+                output[0].attach(kept);                                         // (B, nh, T, hd)
+                return output[0];
+            });
+            assertEquals(before + 1, kept.getManagedArrays().size(), "only the kept output itself");
+            assertEquals(3, out.getShape().dimension());
+        }
+    }
 }
