@@ -24,7 +24,6 @@ import io.longctx.train.ReplicatedUpdate;
 import io.longctx.train.StepRunner;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -89,8 +88,8 @@ public final class DataParallelBenchmark {
                         Runtime.getRuntime().availableProcessors()));
                 result.put("global_micro_batches", microBatches);
                 result.put("parameters", Parameters.count(weights.compute().tensors()));
-                double step = median(stepSeconds);
-                double reduce = median(reduceSeconds);
+                double step = Timings.median(stepSeconds);
+                double reduce = Timings.median(reduceSeconds);
                 result.put("step_s", step);
                 result.put("step_times_s", stepSeconds);
                 result.put("tokens_per_s", (double) microBatches * length / step);
@@ -115,7 +114,7 @@ public final class DataParallelBenchmark {
                 group.allReduceSum(List.of(probe), PROBE_BYTES);
                 seconds[i] = (System.nanoTime() - start) / 1e9;
             }
-            double t = median(seconds);
+            double t = Timings.median(seconds);
             int n = group.size();
             Map<String, Object> out = new LinkedHashMap<>();
             out.put("allreduce_64mib_s", t);
@@ -123,12 +122,6 @@ public final class DataParallelBenchmark {
             out.put("allreduce_busbw_gb_s", PROBE_BYTES / t / 1e9 * 2.0 * (n - 1) / n);
             return out;
         }
-    }
-
-    private static double median(double[] values) {
-        double[] sorted = values.clone();
-        Arrays.sort(sorted);
-        return sorted[sorted.length / 2];
     }
 
     /** The update, timing its cross-rank reduction (all-reduce plus the global norm). */

@@ -26,7 +26,6 @@ import io.longctx.train.Parameters;
 import io.longctx.train.StepRunner;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -125,9 +124,7 @@ public final class StepBenchmark {
                             length, policy(checkpointLayers, keepLast, saveAttention), profileTrace,
                             ops.table(25));
                 }
-                double[] sorted = times.clone();
-                Arrays.sort(sorted);
-                double median = sorted[sorted.length / 2];
+                double median = Timings.median(times);
                 Map<String, Object> result = new LinkedHashMap<>();
                 result.put("config", configName);
                 result.put("length", length);
