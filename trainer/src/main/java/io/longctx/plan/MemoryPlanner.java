@@ -129,8 +129,12 @@ public final class MemoryPlanner {
         long layerPhase = recompute + layerBackward + attention + (k == 0 ? 0 : 2 * residual);
         long chunk = (long) in.microBatch() * Math.min(in.seqLen(), ChunkedNll.CHUNK);
         // logits, their fp32 log-softmax (saved), and in backward the fp32 gradient and the logits' gradient
+        // a trained head weight gets each chunk's (V, H) gradient as a new tensor before it is added into .grad
+        boolean headTrained = fullyTrained.contains(m.tieWordEmbeddings() ? "model.embed_tokens.weight"
+                : "lm_head.weight");
         long head = chunk * m.vocabSize() * (2L * e + 2 * FP32 + (e == FP32 ? 0 : FP32))
-                + 2 * residual;                                                   // the head's input leaf, its gradient
+                + 2 * residual                                                    // the head's input leaf, its gradient
+                + (headTrained ? m.vocabSize() * h * e : 0);
         // backward runs the head (in its own scope, freed after) before any layer: the two phases never coexist
         if (head >= layerPhase) {
             parts.add(new Part("output head chunk (" + chunk + " positions; the larger backward phase)", head,

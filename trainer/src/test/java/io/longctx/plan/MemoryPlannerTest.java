@@ -91,8 +91,13 @@ class MemoryPlannerTest {
         ModelConfig small = io.longctx.bench.BenchModels.config("small", 2048);
         MemoryPlan headBound = MemoryPlanner.plan(new PlanInput(small, 2048, 1, 1, Precision.BF16, Offload.NONE,
                 null, List.of("*"), false, false, 1, 0), Long.MAX_VALUE);
-        long chunk = 512L * 32000 * (2 * 2 + 2 * 4 + 4) + 2L * 2048 * 512 * 2;
+        // logits, log-softmax, their gradients; the head's input and its gradient; the trained head weight's
+        // (V, H) gradient of each chunk before it is added into .grad
+        long chunk = 512L * 32000 * (2 * 2 + 2 * 4 + 4) + 2L * 2048 * 512 * 2 + 32000L * 512 * 2;
         assertEquals(chunk, part(headBound, "output head chunk"));
+        MemoryPlan frozenHead = MemoryPlanner.plan(new PlanInput(small, 2048, 1, 1, Precision.BF16, Offload.NONE,
+                null, List.of("model.layers.*"), false, false, 1, 0), Long.MAX_VALUE);
+        assertEquals(chunk - 32000L * 512 * 2, part(frozenHead, "output head chunk"), "a frozen head: no (V, H) gradient");
         assertEquals(0, part(headBound, "one segment"), "the head runs in its own scope before any recompute");
         // two layers per segment: the recompute doubles but stays below the head, so only the inputs change
         MemoryPlan twoLayers = MemoryPlanner.plan(new PlanInput(small, 2048, 1, 2, Precision.BF16, Offload.NONE,
