@@ -2,13 +2,15 @@ package io.longctx.train;
 
 /**
  * Learning rate by optimizer step (1-based): linear warm-up from 0 to the peak over the warm-up steps, then constant,
- * linear or cosine decay to peak x minLrRatio at the last step.
+ * linear or cosine decay to peak x minLrRatio at the last step, or warmup-stable-decay: the peak until the last
+ * {@code decaySteps} steps, which decay linearly to the floor.
  */
 public record LrSchedule(double peak, int warmupSteps, int totalSteps, TrainConfig.Schedule shape,
-        double minLrRatio) {
+        double minLrRatio, int decaySteps) {
 
     public static LrSchedule of(TrainConfig train) {
-        return new LrSchedule(train.lr(), train.warmupSteps(), train.steps(), train.schedule(), train.minLrRatio());
+        return new LrSchedule(train.lr(), train.warmupSteps(), train.steps(), train.schedule(), train.minLrRatio(),
+                train.decaySteps());
     }
 
     public double at(int step) {
@@ -16,11 +18,13 @@ public record LrSchedule(double peak, int warmupSteps, int totalSteps, TrainConf
             return peak * step / Math.max(1, warmupSteps);
         }
         double floor = peak * minLrRatio;
-        int decaySteps = totalSteps - warmupSteps;
-        double progress = decaySteps <= 0 ? 1.0 : Math.min(1.0, (double) (step - warmupSteps) / decaySteps);
+        int decayStart = shape == TrainConfig.Schedule.WSD ? totalSteps - decaySteps : warmupSteps;
+        int decayLength = totalSteps - decayStart;
+        double progress = decayLength <= 0 ? 1.0
+                : Math.max(0.0, Math.min(1.0, (double) (step - decayStart) / decayLength));
         return switch (shape) {
             case CONSTANT -> peak;
-            case LINEAR -> peak - (peak - floor) * progress;
+            case LINEAR, WSD -> peak - (peak - floor) * progress;
             case COSINE -> floor + (peak - floor) * 0.5 * (1 + Math.cos(Math.PI * progress));
         };
     }

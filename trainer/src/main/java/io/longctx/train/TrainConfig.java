@@ -15,17 +15,19 @@ import java.util.Map;
  * @param gradAccum micro-batches accumulated per optimizer step
  * @param warmupSteps steps of linear warm-up from 0 to lr
  * @param minLrRatio the schedule decays to lr x this ratio
+ * @param decaySteps for {@code wsd}: the last steps, over which lr decays linearly to the floor; 0 otherwise
  * @param clipNorm global gradient-norm clipping threshold; 0 turns clipping off
  * @param trainable parameter-name patterns (globs over HF names) that train; ["*"] for all
  * @param maxBadSteps consecutive NaN/inf steps tolerated before the run stops
  */
 public record TrainConfig(
         int steps, int microBatch, int gradAccum, double lr, int warmupSteps, Schedule schedule, double minLrRatio,
-        double beta1, double beta2, double eps, double weightDecay, double clipNorm, long seed, List<String> trainable,
+        int decaySteps, double beta1, double beta2, double eps, double weightDecay, double clipNorm, long seed, List<String> trainable,
         int maxBadSteps) {
 
+    /** After warm-up: linear or cosine decay over all remaining steps, constant, or warmup-stable-decay. */
     public enum Schedule {
-        LINEAR, COSINE, CONSTANT
+        LINEAR, COSINE, CONSTANT, WSD
     }
 
     public TrainConfig {
@@ -45,6 +47,12 @@ public record TrainConfig(
         int warmup = node.integer("warmup_steps", 0);
         Schedule schedule = node.enumValue("schedule", Schedule.class, Schedule.LINEAR);
         double minLr = node.number("min_lr_ratio", 0.0);
+        boolean wsd = schedule == Schedule.WSD;
+        int decaySteps = wsd ? node.requiredInteger("decay_steps") : 0;
+        if (!wsd && !node.get("decay_steps").isMissing()) {
+            node.get("decay_steps").problem("is only read with schedule: wsd (the schedule is " 
+                    + schedule.name().toLowerCase(Locale.ROOT) + ")");
+        }
         double beta1 = 0.9;
         double beta2 = 0.95;
         RecipeNode betas = node.get("betas");
@@ -84,12 +92,16 @@ public record TrainConfig(
         node.require("warmup_steps", warmup >= 0 && (node.hasProblem("steps") || warmup <= Math.max(steps, 0)),
                 "must be in [0, steps], got " + warmup);
         node.require("min_lr_ratio", minLr >= 0 && minLr <= 1, "must be in [0, 1], got " + minLr);
+        if (wsd) {
+            node.require("decay_steps", decaySteps >= 1 && (node.hasProblem("steps") || node.hasProblem("warmup_steps")
+                    || decaySteps <= steps - warmup), "must be in [1, steps - warmup_steps], got " + decaySteps);
+        }
         node.require("eps", eps > 0, "must be > 0, got " + eps);
         node.require("weight_decay", decay >= 0, "must be >= 0, got " + decay);
         node.require("clip_norm", clip >= 0, "must be >= 0 (0 turns clipping off), got " + clip);
         node.require("max_bad_steps", maxBad >= 1, "must be >= 1, got " + maxBad);
         node.require("trainable", !trainable.isEmpty(), "must name at least one parameter pattern");
-        return new TrainConfig(steps, micro, accum, lr, warmup, schedule, minLr, beta1, beta2, eps, decay, clip, seed,
+        return new TrainConfig(steps, micro, accum, lr, warmup, schedule, minLr, decaySteps, beta1, beta2, eps, decay, clip, seed,
                 trainable, maxBad);
     }
 
@@ -103,6 +115,9 @@ public record TrainConfig(
         train.put("warmup_steps", warmupSteps);
         train.put("schedule", schedule.name().toLowerCase(Locale.ROOT));
         train.put("min_lr_ratio", minLrRatio);
+        if (schedule == Schedule.WSD) {
+            train.put("decay_steps", decaySteps);
+        }
         train.put("betas", List.of(beta1, beta2));
         train.put("eps", eps);
         train.put("weight_decay", weightDecay);

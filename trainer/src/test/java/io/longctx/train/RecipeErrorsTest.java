@@ -103,6 +103,16 @@ class RecipeErrorsTest {
     }
 
     @Test
+    void warmupStableDecay_needsItsDecayStepsAndOnlyIt() throws Exception {
+        String missing = load(base("").replace("schedule: cosine", "schedule: wsd"));
+        assertTrue(missing.contains("train.decay_steps: is required"), missing);
+        String tooMany = load(base("").replace("schedule: cosine", "schedule: wsd\n  decay_steps: 3"));
+        assertTrue(tooMany.contains("train.decay_steps: must be in [1, steps - warmup_steps], got 3"), tooMany);
+        String stray = load(base("").replace("schedule: cosine", "schedule: cosine\n  decay_steps: 1"));
+        assertTrue(stray.contains("train.decay_steps: is only read with schedule: wsd (the schedule is cosine)"), stray);
+    }
+
+    @Test
     void targetLengthNotAboveOriginalContext() throws Exception {
         String message = load(base("rope_scaling: {rope_type: yarn, factor: 4}"));
         assertTrue(message.contains("data.packing.seq_len: must be above the original context 64"), message);
