@@ -23,7 +23,11 @@ class ShrunkenDemoTest {
 
     @Test
     void demoRunsEndToEnd_andReusesTheBaseModel() throws Exception {
-        Path pretrain = TinyRuns.writeRecipe(tmp, 6, "");
+        // the demo's shape: a warmup-stable-decay pretraining, then documents packed whole, each attending to itself
+        TinyRuns.corpus(tmp);
+        Path pretrain = tmp.resolve("pretrain.yaml");
+        Files.writeString(pretrain, TinyRuns.recipe(tmp, 6, "").replace("schedule: cosine",
+                "schedule: wsd\n  decay_steps: 2"));
         Path extend = tmp.resolve("extend.yaml");
         Files.writeString(extend, TinyRuns.recipe(tmp, 3, """
                 rope_scaling: {rope_type: yarn, factor: 4, original_max_position_embeddings: 64}
@@ -37,7 +41,7 @@ class ShrunkenDemoTest {
                                  num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 259,
                                  max_position_embeddings: 64, tie_word_embeddings: true, bos_token_id: 1,
                                  eos_token_id: 2}
-                """, "model: {path: base}\n").replace("seq_len: 64", "seq_len: 256").replace("store: store",
+                """, "model: {path: base}\n").replace("{mode: concat, seq_len: 64}", "{mode: bin, document_aware: true, seq_len: 256}").replace("store: store",
                 "store: store-long").replace("dir: run", "dir: run-long"));
         String[] args = {"demo", "--pretrain", pretrain.toString(), "--extend", extend.toString(), "--base",
             tmp.resolve("base").toString(), "--out", tmp.resolve("report").toString(), "--eval-data",
