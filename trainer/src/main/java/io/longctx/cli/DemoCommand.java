@@ -59,7 +59,7 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--stride", defaultValue = "256")
     int stride;
 
-    @Option(names = "--eval-max-tokens", defaultValue = "4096", paramLabel = "N",
+    @Option(names = "--eval-max-tokens", defaultValue = "3072", paramLabel = "N",
             description = "Tokens used of each held-out document (default ${DEFAULT-VALUE}).")
     int evalMaxTokens;
 

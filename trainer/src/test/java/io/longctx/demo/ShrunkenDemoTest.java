@@ -23,7 +23,8 @@ class ShrunkenDemoTest {
 
     @Test
     void demoRunsEndToEnd_andReusesTheBaseModel() throws Exception {
-        // the demo's shape: a warmup-stable-decay pretraining, then documents packed whole, each attending to itself
+        // the demo's shape: warmup-stable-decay in both stages, then documents packed whole, each attending to itself,
+        // under selective checkpointing
         TinyRuns.corpus(tmp);
         Path pretrain = tmp.resolve("pretrain.yaml");
         Files.writeString(pretrain, TinyRuns.recipe(tmp, 6, "").replace("schedule: cosine",
@@ -31,9 +32,10 @@ class ShrunkenDemoTest {
         Path extend = tmp.resolve("extend.yaml");
         Files.writeString(extend, TinyRuns.recipe(tmp, 3, """
                 rope_scaling: {rope_type: yarn, factor: 4, original_max_position_embeddings: 64}
-                activation_checkpointing: every_layer
+                activation_checkpointing: selective
                 eval: {every: 3, lengths: [256], batches: 1, passkey: {lengths: [256], trials: 2}}
-                """).replace("sources: [{type: text, path: docs}]", "sources: [{type: text, path: docs}, "
+                """).replace("schedule: cosine", "schedule: wsd\n  decay_steps: 1")
+                .replace("sources: [{type: text, path: docs}]", "sources: [{type: text, path: docs}, "
                 + "{type: retrieval, fraction: 0.3, lengths: [120, 250], task: false, seed: 3}]").replace("""
                 model:
                   init: random

@@ -3,8 +3,10 @@ package io.longctx.data.tokenize;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.longctx.Hashing;
 import io.longctx.LongctxException;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -22,7 +24,40 @@ public final class ByteLevelTokenizer {
     public static final int BYTE_OFFSET = 3;
     public static final int VOCAB_SIZE = BYTE_OFFSET + 256;
 
+    private static volatile String sha256;
+
     private ByteLevelTokenizer() {
+    }
+
+    /** Hash of {@link #json()}'s UTF-8 bytes: a tokenizer.json with this hash is this tokenizer. */
+    public static String sha256() {
+        if (sha256 == null) {
+            sha256 = Hashing.sha256(json().getBytes(StandardCharsets.UTF_8));
+        }
+        return sha256;
+    }
+
+    /**
+     * The ids of {@code text}: 3 + b for each UTF-8 byte b; null for text with an unpaired surrogate, which has no
+     * UTF-8 form (the tokenizers library decides what it becomes).
+     */
+    public static int[] encode(String text) {
+        for (int i = 0; i < text.length(); i++) {
+            char c = text.charAt(i);
+            boolean pair = Character.isHighSurrogate(c) && i + 1 < text.length()
+                    && Character.isLowSurrogate(text.charAt(i + 1));
+            if (pair) {
+                i++;
+            } else if (Character.isSurrogate(c)) {
+                return null;
+            }
+        }
+        byte[] bytes = text.getBytes(StandardCharsets.UTF_8);
+        int[] ids = new int[bytes.length];
+        for (int i = 0; i < bytes.length; i++) {
+            ids[i] = BYTE_OFFSET + (bytes[i] & 0xff);
+        }
+        return ids;
     }
 
     /** GPT-2's reversible map from bytes to printable code points, which the ByteLevel pre-tokenizer applies. */

@@ -16,7 +16,9 @@ import java.util.Map;
 /**
  * An HF {@code tokenizer.json} loaded through DJL's tokenizers binding, with truncation and padding off (the
  * library's defaults would cut every document at 512 tokens) and no special tokens added: BOS/EOS are the packer's
- * decision. Batch encoding runs on all cores inside the native library.
+ * decision. Batch encoding runs on all cores inside the native library. The built-in byte-level tokenizer (recognised
+ * by its exact bytes) is encoded in Java instead: its ids are the UTF-8 bytes plus an offset, and the library's
+ * per-token objects cost more than the whole encoding.
  */
 public final class TextTokenizer implements AutoCloseable {
     public static final String FILE_NAME = "tokenizer.json";
@@ -25,12 +27,14 @@ public final class TextTokenizer implements AutoCloseable {
     private final HuggingFaceTokenizer tokenizer;
     private final JsonNode json;
     private final String sha256;
+    private final boolean bytesAreTokens;
 
     private TextTokenizer(Path file, HuggingFaceTokenizer tokenizer, JsonNode json, String sha256) {
         this.file = file;
         this.tokenizer = tokenizer;
         this.json = json;
         this.sha256 = sha256;
+        this.bytesAreTokens = sha256.equals(ByteLevelTokenizer.sha256());
     }
 
     /** Loads {@code tokenizer.json} from a file or a model directory. */
@@ -105,11 +109,24 @@ public final class TextTokenizer implements AutoCloseable {
     }
 
     public int[] encode(String text) {
+        int[] bytes = bytesAreTokens ? ByteLevelTokenizer.encode(text) : null;
+        return bytes != null ? bytes : encodeWithLibrary(text);
+    }
+
+    /** The tokenizers library's encoding, whatever the tokenizer. */
+    int[] encodeWithLibrary(String text) {
         return toInts(tokenizer.encode(text, false, false));
     }
 
     /** Encodes a batch in parallel; the i-th result belongs to the i-th text. */
     public int[][] encodeBatch(List<String> texts) {
+        if (bytesAreTokens) {
+            int[][] out = new int[texts.size()][];
+            for (int i = 0; i < out.length; i++) {
+                out[i] = encode(texts.get(i));
+            }
+            return out;
+        }
         Encoding[] encodings = tokenizer.batchEncode(texts.toArray(String[]::new), false, false);
         int[][] out = new int[encodings.length][];
         for (int i = 0; i < encodings.length; i++) {

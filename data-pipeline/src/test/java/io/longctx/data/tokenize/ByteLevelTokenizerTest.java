@@ -58,4 +58,31 @@ class ByteLevelTokenizerTest {
             }
         }
     }
+
+    @Test
+    void javaEncoding_equalsTheTokenizersLibrary_onVariedText() {
+        java.util.SplittableRandom random = new java.util.SplittableRandom(7);
+        java.util.List<String> texts = new java.util.ArrayList<>(java.util.List.of("", "a", "line\r\nnext\ttab",
+                "\u0000 nul", "Hé — 鯨 🐋 whale", "key 12345. Remember it."));
+        int[] ranges = {0x20, 0x7f, 0xa0, 0x800, 0x3000, 0xd7ff, 0x1f300, 0x1fa00};
+        for (int t = 0; t < 200; t++) {
+            StringBuilder text = new StringBuilder();
+            for (int c = random.nextInt(60); c > 0; c--) {
+                int r = 2 * random.nextInt(ranges.length / 2);
+                text.appendCodePoint(ranges[r] + random.nextInt(ranges[r + 1] - ranges[r]));
+            }
+            texts.add(text.toString());
+        }
+        try (TextTokenizer tokenizer = TextTokenizer.load(ByteLevelTokenizer.write(tmp))) {
+            int[][] batch = tokenizer.encodeBatch(texts);
+            for (int i = 0; i < texts.size(); i++) {
+                assertArrayEquals(tokenizer.encodeWithLibrary(texts.get(i)), ByteLevelTokenizer.encode(texts.get(i)),
+                        texts.get(i));
+                assertArrayEquals(tokenizer.encodeWithLibrary(texts.get(i)), batch[i], texts.get(i));
+            }
+            String lone = "half \ud83d pair";
+            org.junit.jupiter.api.Assertions.assertNull(ByteLevelTokenizer.encode(lone));
+            assertArrayEquals(tokenizer.encodeWithLibrary(lone), tokenizer.encode(lone));
+        }
+    }
 }
